@@ -87,6 +87,7 @@ class AlgoOrder:
     extreme_price: int = 0  # trailing: best price seen since activation (high for SELL, low for BUY)
     via_algo_api: bool = True  # False when placed through /fapi/v1/order (legacy clients see an orderId)
     reserved_margin: int = 0
+    order_id: int = 0  # legacy orderId (from the order counter) when via_algo_api is False; 0 otherwise
 
     @property
     def is_open(self) -> bool:

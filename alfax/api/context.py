@@ -1,0 +1,119 @@
+"""What the composition root (``alfax.server``) injects into the Binance edge.
+
+The API never imports ``alfax.ledger``, ``alfax.marketdata`` or ``alfax.feeds``: it receives objects that satisfy
+the protocols below (docs/DESIGN.md, "Edge context").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
+
+from alfax.domain.commands import Command
+from alfax.domain.enums import Permission
+from alfax.domain.events import Event, Income
+from alfax.domain.keys import ApiKey
+from alfax.domain.orders import AlgoOrder, Order, Trade
+
+if TYPE_CHECKING:  # the engine may be importable or not while packages are built in parallel
+    from alfax.engine.venue import Venue
+
+
+class Clock(Protocol):
+    def now_ms(self) -> int: ...
+
+
+class HistoryReader(Protocol):
+    """Ledger read models (implemented by ``alfax.ledger.reader.LedgerReader``)."""
+
+    def get_order(self, account_id: int, symbol: str, order_id: int = 0, client_order_id: str = "") -> Order | None: ...
+
+    def all_orders(
+        self, account_id: int, symbol: str, order_id: int = 0, start_ms: int = 0, end_ms: int = 0, limit: int = 500
+    ) -> list[Order]: ...
+
+    def user_trades(
+        self,
+        account_id: int,
+        symbol: str,
+        order_id: int = 0,
+        from_id: int = 0,
+        start_ms: int = 0,
+        end_ms: int = 0,
+        limit: int = 500,
+    ) -> list[Trade]: ...
+
+    def income(
+        self,
+        account_id: int,
+        symbol: str = "",
+        income_type: str = "",
+        start_ms: int = 0,
+        end_ms: int = 0,
+        limit: int = 100,
+        page: int = 1,
+    ) -> list[Income]: ...
+
+    def get_algo(self, account_id: int, algo_id: int = 0, client_algo_id: str = "") -> AlgoOrder | None: ...
+
+    def all_algos(
+        self, account_id: int, symbol: str = "", start_ms: int = 0, end_ms: int = 0, limit: int = 500
+    ) -> list[AlgoOrder]: ...
+
+
+class KeyStore(Protocol):
+    """API keys (implemented by ``alfax.ledger.keys.SqliteKeyStore``)."""
+
+    def lookup(self, api_key: str) -> ApiKey | None: ...
+
+    def create(self, account_id: int, permissions: frozenset[Permission], label: str = "") -> ApiKey: ...
+
+    def revoke(self, api_key: str) -> bool: ...
+
+    def list(self, account_id: int | None = None) -> list[ApiKey]: ...
+
+
+class MarketDataReader(Protocol):
+    """Market-data read model (implemented by ``alfax.marketdata.store.MarketData``); Binance-shaped rows."""
+
+    def klines(
+        self, symbol: str, interval: str, start_ms: int | None = None, end_ms: int | None = None, limit: int = 500,
+        price: str = "trade",
+    ) -> list[list]: ...
+
+    def ticker_24hr(self, symbol: str) -> dict: ...
+
+    def book_ticker(self, symbol: str) -> dict: ...
+
+    def price_ticker(self, symbol: str) -> dict: ...
+
+    def agg_trades(
+        self, symbol: str, from_id: int | None = None, start_ms: int | None = None, end_ms: int | None = None,
+        limit: int = 500,
+    ) -> list[dict]: ...
+
+    def trades(self, symbol: str, limit: int = 500) -> list[dict]: ...
+
+    def depth(self, symbol: str, limit: int = 500) -> dict: ...
+
+    def premium_index(self, symbol: str) -> dict: ...
+
+    def funding_rates(
+        self, symbol: str | None = None, start_ms: int | None = None, end_ms: int | None = None, limit: int = 100
+    ) -> list[dict]: ...
+
+    def feed_age_ms(self, now_ms: int) -> dict[str, int]: ...
+
+
+@dataclass
+class ApiContext:
+    venue: "Venue"  # read-only queries; never call handle() directly
+    submit: Callable[[Command], Awaitable[list[Event]]]  # venue.handle + journal + COMMIT; raises VenueError
+    history: HistoryReader
+    market: MarketDataReader
+    keys: KeyStore
+    clock: Clock
+    health: Callable[[], dict] = field(default=lambda: {"status": "ok"})
+    state: Callable[[], dict] = field(default=lambda: {})
+    # Edge tuning (rate limits etc.); see alfax.api.ratelimit.RateLimitConfig. None = Binance defaults.
+    rate_limits: Any = None

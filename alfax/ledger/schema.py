@@ -1,0 +1,123 @@
+"""SQLite schema of the ledger (journal, snapshots, read models, API keys) and connection helpers."""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS journal (
+    journal_seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts          INTEGER NOT NULL,
+    kind        TEXT    NOT NULL,
+    payload     BLOB    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    snapshot_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    journal_seq INTEGER NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    state_hash  TEXT    NOT NULL,
+    blob        BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS snapshots_seq ON snapshots (journal_seq);
+
+CREATE TABLE IF NOT EXISTS orders (
+    order_id        INTEGER PRIMARY KEY,
+    account_id      INTEGER NOT NULL,
+    symbol          TEXT    NOT NULL,
+    client_order_id TEXT    NOT NULL,
+    time            INTEGER NOT NULL,
+    update_time     INTEGER NOT NULL,
+    status          TEXT    NOT NULL,
+    payload         BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_acct_sym_time ON orders (account_id, symbol, time);
+CREATE INDEX IF NOT EXISTS orders_acct_sym_id   ON orders (account_id, symbol, order_id);
+CREATE INDEX IF NOT EXISTS orders_acct_coid     ON orders (account_id, client_order_id);
+
+CREATE TABLE IF NOT EXISTS algo_orders (
+    algo_id        INTEGER PRIMARY KEY,
+    account_id     INTEGER NOT NULL,
+    symbol         TEXT    NOT NULL,
+    client_algo_id TEXT    NOT NULL,
+    create_time    INTEGER NOT NULL,
+    update_time    INTEGER NOT NULL,
+    status         TEXT    NOT NULL,
+    payload        BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS algo_acct_time     ON algo_orders (account_id, create_time);
+CREATE INDEX IF NOT EXISTS algo_acct_sym_time ON algo_orders (account_id, symbol, create_time);
+CREATE INDEX IF NOT EXISTS algo_acct_caid     ON algo_orders (account_id, client_algo_id);
+
+CREATE TABLE IF NOT EXISTS trades (
+    trade_id   INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL,
+    symbol     TEXT    NOT NULL,
+    order_id   INTEGER NOT NULL,
+    time       INTEGER NOT NULL,
+    payload    BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS trades_acct_sym_id    ON trades (account_id, symbol, trade_id);
+CREATE INDEX IF NOT EXISTS trades_acct_sym_time  ON trades (account_id, symbol, time);
+CREATE INDEX IF NOT EXISTS trades_acct_sym_order ON trades (account_id, symbol, order_id);
+
+CREATE TABLE IF NOT EXISTS income (
+    seq         INTEGER PRIMARY KEY,
+    account_id  INTEGER NOT NULL,
+    symbol      TEXT    NOT NULL,
+    income_type TEXT    NOT NULL,
+    time        INTEGER NOT NULL,
+    tran_id     INTEGER NOT NULL,
+    payload     BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS income_acct_time      ON income (account_id, time);
+CREATE INDEX IF NOT EXISTS income_acct_type_time ON income (account_id, income_type, time);
+CREATE INDEX IF NOT EXISTS income_acct_sym_time  ON income (account_id, symbol, time);
+
+CREATE TABLE IF NOT EXISTS api_keys (
+    api_key     TEXT PRIMARY KEY,
+    secret      TEXT    NOT NULL,
+    account_id  INTEGER NOT NULL,
+    permissions TEXT    NOT NULL,
+    enabled     INTEGER NOT NULL DEFAULT 1,
+    label       TEXT    NOT NULL DEFAULT '',
+    created_ms  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS api_keys_acct ON api_keys (account_id);
+"""
+
+
+def connect(path: str, *, synchronous: str = "NORMAL", check_same_thread: bool = True) -> sqlite3.Connection:
+    """Autocommit connection (explicit BEGIN/COMMIT) in WAL mode with the schema in place."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=check_same_thread, timeout=30.0)
+    conn.execute("PRAGMA busy_timeout=30000")
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise sqlite3.OperationalError(f"could not switch {path} to WAL (got {mode})")
+    sync = synchronous.upper()
+    if sync not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+        raise ValueError(f"bad synchronous mode {synchronous!r}")
+    conn.execute(f"PRAGMA synchronous={sync}")
+    conn.execute("PRAGMA foreign_keys=OFF")
+    ensure_schema(conn)
+    return conn
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
+    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+
+def connect_reader(path: str) -> sqlite3.Connection:
+    """A query-only connection for the event loop thread (WAL lets it read while the writer commits)."""
+    # Make sure the file, WAL mode and schema exist (idempotent), then open a query-only connection.
+    connect(path).close()
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA query_only=1")
+    return conn

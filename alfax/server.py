@@ -1,0 +1,263 @@
+"""Composition root: builds the engine, ledger, market-data read model, feed and Binance edge, and runs them.
+
+This is the only module (with ``cli``) that knows every package. The flow it wires is one way:
+
+    feed ──► Venue.handle ──► events ──► ledger (journal + read models)
+    api  ──► Venue.handle ──► events ──► ledger … then the HTTP answer, after COMMIT
+
+Everything runs on one asyncio event loop: the engine is called synchronously (it never awaits), so it is a
+single writer without locks. The ledger's writer thread is the only other thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from alfax.api.app import create_app
+from alfax.api.context import ApiContext
+from alfax.domain.commands import Command, CreateAccount, Restart, Tick, Transfer
+from alfax.domain.enums import Permission
+from alfax.domain.errors import VenueError
+from alfax.domain.events import Event
+from alfax.domain.instruments import Instrument, load_instruments
+from alfax.domain.money import AMOUNT_DECIMALS, parse_fixed
+from alfax.engine.venue import Venue
+from alfax.feeds import make_feed
+from alfax.ledger.journal import Ledger
+from alfax.ledger.keys import SqliteKeyStore, load_or_create_operator
+from alfax.ledger.reader import LedgerReader
+from alfax.ledger.recovery import recover
+from alfax.marketdata.store import MarketData
+
+log = logging.getLogger("alfax")
+
+DEMO_BALANCE = "10000"
+
+
+@dataclass
+class ServeConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db_path: str = "./alfax.db"
+    feed: str = "replay"
+    speed: float = 1.0
+    instruments_path: str | None = None
+    snapshot_every_s: float = 60.0
+    synchronous: str = "NORMAL"
+    # Binance's limits by default; benchmarks raise them to measure the engine rather than the limiter.
+    rate_limits: dict = field(default_factory=dict)
+    print_banner: bool = True
+
+
+class StampedClock:
+    """The engine's clock. The runtime stamps the time before each ``handle`` and journals the same stamp,
+    so a replay with the journaled stamps reproduces every decision exactly."""
+
+    __slots__ = ("t",)
+
+    def __init__(self, t: int = 0) -> None:
+        self.t = t
+
+    def now_ms(self) -> int:
+        return self.t
+
+
+def load_instrument_config(path: str | None) -> dict[str, Instrument]:
+    if path:
+        doc = json.loads(Path(path).read_text())
+    else:
+        doc = json.loads(resources.files("alfax.data").joinpath("instruments.json").read_text())
+    return load_instruments(doc)
+
+
+class Runtime:
+    """Owns the single-writer loop: every command goes through ``execute`` (stamp → handle → journal)."""
+
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self.instruments = load_instrument_config(config.instruments_path)
+        self.clock = StampedClock(_wall_ms())
+        self.ledger = Ledger(config.db_path, synchronous=config.synchronous)
+        self.venue, replayed, _ = recover(
+            self.ledger,
+            venue_factory=lambda: Venue(self.instruments, self.clock),
+            restore_fn=lambda snap: Venue.restore(self.instruments, self.clock, snap),
+            clock=self.clock,
+        )
+        self.replayed = replayed
+        self.reader = LedgerReader(config.db_path)
+        self.keys = SqliteKeyStore(config.db_path)
+        self.market = MarketData(self.instruments)
+        self.feed = make_feed(config.feed, self.instruments, config.speed)
+        self.subscribers: list = []  # event consumers (user streams, challenges…) hang off here
+        self._last_snapshot = time.monotonic()
+        self.started_ms = _wall_ms()
+        # ids never repeat across restarts, even for work lost before its commit
+        self.execute(Restart())
+
+    # ------------------------------------------------------------------ the single write path
+    def stamp(self) -> int:
+        now = _wall_ms()
+        if now < self.clock.t:  # never let engine time run backwards (NTP steps)
+            now = self.clock.t
+        self.clock.t = now
+        return now
+
+    def execute(self, cmd: Command):
+        """Run one command; returns (events, commit future). Raises VenueError with state unchanged."""
+        ts = self.stamp()
+        events = self.venue.handle(cmd)
+        if cmd.is_market_data and not events:
+            self.ledger.append_market(ts, cmd)
+            return events, None
+        fut = self.ledger.append(ts, cmd, events)
+        for sub in self.subscribers:
+            sub(events)
+        return events, fut
+
+    async def submit(self, cmd: Command) -> list[Event]:
+        events, fut = self.execute(cmd)
+        if fut is not None:
+            await asyncio.wrap_future(fut)
+        return events
+
+    # ------------------------------------------------------------------ background loops
+    def prefill_market_history(self) -> None:
+        for ts, cmd in self.feed.history(_wall_ms()):
+            self.market.on_command(ts, cmd)
+
+    async def feed_loop(self) -> None:
+        while True:
+            now = _wall_ms()
+            for cmd in self.feed.poll(now):
+                self.market.on_command(now, cmd)
+                try:
+                    self.execute(cmd)
+                except VenueError:  # a malformed reference update must not stop the venue
+                    log.exception("feed command rejected: %r", cmd)
+            await asyncio.sleep(0.05)
+
+    async def tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.execute(Tick())
+            if time.monotonic() - self._last_snapshot >= self.config.snapshot_every_s:
+                self.save_snapshot()
+
+    def save_snapshot(self) -> None:
+        self._last_snapshot = time.monotonic()
+        self.ledger.save_snapshot(self.venue.snapshot(), self.venue.state_hash())
+
+    # ------------------------------------------------------------------ edge helpers
+    def health(self) -> dict:
+        now = _wall_ms()
+        m = self.ledger.metrics()
+        ages = self.market.feed_age_ms(now)
+        return {
+            "status": "ok",
+            "serverTime": now,
+            "feed": {"source": self.config.feed, "ageMs": ages},
+            "ledgerLagMs": m.get("commit_lag_p99_ms", 0),
+            "journalQueue": m.get("queue_length", 0),
+        }
+
+    def state(self) -> dict:
+        return {"stateHash": self.venue.state_hash(), "journalSeq": self.ledger.metrics().get("last_journal_seq", 0)}
+
+    def api_context(self) -> ApiContext:
+        return ApiContext(
+            venue=self.venue,
+            submit=self.submit,
+            history=self.reader,
+            market=self.market,
+            keys=self.keys,
+            clock=self.clock,
+            health=self.health,
+            state=self.state,
+            rate_limits=self.config.rate_limits,
+        )
+
+    async def ensure_demo_account(self) -> tuple[str, str] | None:
+        """First start only: a demo account with 10,000 USDT and a read+trade key, printed once."""
+        if self.venue.has_account(1):
+            return None
+        await self.submit(CreateAccount(account_id=1, alias="demo"))
+        await self.submit(Transfer(account_id=1, amount=parse_fixed(DEMO_BALANCE, AMOUNT_DECIMALS), info="demo"))
+        key = self.keys.create(1, frozenset({Permission.READ, Permission.TRADE}), label="demo")
+        return key.api_key, key.secret
+
+    def close(self) -> None:
+        try:
+            self.save_snapshot()
+        finally:
+            self.ledger.close()
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+async def _serve(config: ServeConfig) -> None:
+    import uvicorn
+
+    from alfax.cli.banner import render_banner
+
+    rt = Runtime(config)
+    load_or_create_operator(config.db_path + ".operator.json", rt.keys)
+    rt.prefill_market_history()
+    # warm the engine with the first reference data before accepting orders
+    for cmd in rt.feed.poll(_wall_ms()):
+        rt.market.on_command(_wall_ms(), cmd)
+        rt.execute(cmd)
+    demo = await rt.ensure_demo_account()
+    base_url = f"http://{config.host}:{config.port}"
+    if config.print_banner:
+        if demo:
+            print(render_banner(base_url, demo[0], demo[1]), flush=True)
+        else:
+            print(f"alfax serving on {base_url}\n(demo credentials were printed at first start)", flush=True)
+    app = create_app(rt.api_context())
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", lifespan="off",
+                       access_log=False, ws="none")
+    )
+    tasks = [asyncio.create_task(rt.feed_loop()), asyncio.create_task(rt.tick_loop())]
+    try:
+        await server.serve()
+    finally:
+        for t in tasks:
+            t.cancel()
+        rt.close()
+
+
+def serve(config: ServeConfig) -> None:
+    logging.basicConfig(level=os.environ.get("ALFAX_LOG", "WARNING"))
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency of uvicorn[standard]
+        pass
+    asyncio.run(_serve(config))
+
+
+def replay_state_hash(db_path: str, instruments_path: str | None = None) -> str:
+    """Replay the whole journal from genesis (ignoring snapshots) and return the state hash."""
+    instruments = load_instrument_config(instruments_path)
+    clock = StampedClock(0)
+    ledger = Ledger(db_path)
+    try:
+        venue = Venue(instruments, clock)
+        for _seq, ts, cmd in ledger.iter_journal(0):
+            clock.t = ts
+            venue.handle(cmd)
+        return venue.state_hash()
+    finally:
+        ledger.close()
