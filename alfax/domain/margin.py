@@ -134,3 +134,29 @@ def liquidation_price(
 def margin_ratio_breached(margin_balance: int, maint: int) -> bool:
     """Liquidation condition: margin balance has fallen to (or below) the maintenance margin."""
     return maint > 0 and margin_balance <= maint
+
+
+# ---------------------------------------------------------------- additive helpers used by the engine
+
+
+def entry_price_raw(inst: Instrument, qty: int, entry_notional: int) -> int:
+    """Average entry price at the instrument's price precision (rounded half up; 0 when flat)."""
+    if qty == 0:
+        return 0
+    return div_round_half_up(entry_notional, abs(qty) * inst.notional_factor)
+
+
+def entry_price_8dp(inst: Instrument, qty: int, entry_notional: int) -> int:
+    """Average entry price at 8 dp (entry_notional 8dp USDT / |qty|)."""
+    if qty == 0:
+        return 0
+    return div_round_half_up(entry_notional * 10**inst.quantity_precision, abs(qty))
+
+
+def break_even_price_8dp(inst: Instrument, qty: int, entry_notional: int, fees_paid: int) -> int:
+    """Price at which closing the position returns the fees paid on the open part: long (cost + fees) / qty,
+    short (proceeds − fees) / qty, at 8 dp."""
+    if qty == 0:
+        return 0
+    n = entry_notional + fees_paid if qty > 0 else entry_notional - fees_paid
+    return div_round_half_up(n * 10**inst.quantity_precision, abs(qty))

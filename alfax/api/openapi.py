@@ -1,0 +1,125 @@
+"""OpenAPI 3.1 document generated from the endpoint table, served as YAML at ``/alfax-v1.yaml``.
+
+A tiny block-style YAML emitter is used (no PyYAML dependency); every string is double-quoted with JSON escapes,
+which YAML 1.2 accepts verbatim.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from .auth import Security
+
+_SIGNED_PARAMS = [
+    {"name": "timestamp", "in": "query", "required": True, "schema": {"type": "integer"},
+     "description": "Milliseconds since epoch; within recvWindow of the server time"},
+    {"name": "recvWindow", "in": "query", "required": False, "schema": {"type": "integer", "maximum": 60000},
+     "description": "Default 5000"},
+    {"name": "signature", "in": "query", "required": True, "schema": {"type": "string"},
+     "description": "hex HMAC-SHA256 of the raw query string concatenated with the raw body (without signature)"},
+]
+
+_ERROR = {
+    "type": "object",
+    "properties": {"code": {"type": "integer"}, "msg": {"type": "string"}},
+    "required": ["code", "msg"],
+}
+
+
+def build_document(endpoints, rate_limits: list[dict] | None = None) -> dict:
+    paths: dict = {}
+    for e in endpoints:
+        weight = e.weight if type(e.weight) is int else "variable"
+        op: dict = {
+            "summary": e.summary,
+            "operationId": f"{e.method.lower()}_{e.path.strip('/').replace('/', '_').replace('.', '_')}",
+            "tags": [e.path.strip("/").split("/")[0]],
+            "x-weight": weight,
+            "x-security-type": e.security.value,
+            "x-counts-as-order": e.counts_as_order,
+            "responses": {
+                "200": {"description": "Binance-shaped JSON"},
+                "4XX": {"description": "Binance error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+            },
+        }
+        if e.security is not Security.NONE:
+            op["security"] = [{"ApiKey": []}]
+        if e.security.signed:
+            op["parameters"] = _SIGNED_PARAMS
+        paths.setdefault(e.path, {})[e.method.lower()] = op
+    doc = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "alfax: Binance USDT-M futures compatible venue",
+            "version": "1",
+            "description": "Generated from alfax.api.endpoints.ENDPOINTS. Parameters and shapes follow Binance USD-M Futures.",
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-MBX-APIKEY"}},
+            "schemas": {"Error": _ERROR},
+        },
+    }
+    if rate_limits:
+        doc["x-rate-limits"] = rate_limits
+    return doc
+
+
+def _scalar(v) -> str:
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return orjson.dumps(str(v)).decode()
+
+
+def to_yaml(obj, indent: int = 0) -> str:
+    lines: list[str] = []
+    _emit(obj, indent, lines)
+    return "\n".join(lines) + "\n"
+
+
+def _emit(obj, indent: int, lines: list[str]) -> None:
+    pad = " " * indent
+    if isinstance(obj, dict):
+        if not obj:
+            lines.append(pad + "{}")
+            return
+        for k, v in obj.items():
+            key = _scalar(str(k))
+            if isinstance(v, (dict, list)) and v:
+                lines.append(f"{pad}{key}:")
+                _emit(v, indent + 2, lines)
+            else:
+                lines.append(f"{pad}{key}: {_inline(v)}")
+    elif isinstance(obj, list):
+        if not obj:
+            lines.append(pad + "[]")
+            return
+        for v in obj:
+            if isinstance(v, (dict, list)) and v:
+                sub: list[str] = []
+                _emit(v, indent + 2, sub)
+                first = sub[0]
+                lines.append(pad + "- " + first[indent + 2 :])
+                lines.extend(sub[1:])
+            else:
+                lines.append(f"{pad}- {_inline(v)}")
+    else:
+        lines.append(pad + _scalar(obj))
+
+
+def _inline(v) -> str:
+    if isinstance(v, dict):
+        return "{}"
+    if isinstance(v, list):
+        return "[]"
+    return _scalar(v)
+
+
+def render(endpoints, rate_limits: list[dict] | None = None) -> bytes:
+    return to_yaml(build_document(endpoints, rate_limits)).encode()

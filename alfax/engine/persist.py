@@ -1,0 +1,134 @@
+"""Snapshot, restore and the canonical state hash.
+
+The hash covers user state only (accounts, settings, positions, open orders with their time priority, open and
+triggered algo orders incl. trailing extremes, countdown timers, counters, seq, insurance balance, margin-call
+flags). The snapshot adds the reference market (book, own consumption, last/mark/index/funding) and the funding
+schedule so a restored venue continues identically. Derived indexes are rebuilt on restore.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+from dataclasses import fields
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from ..domain.accounts import Account, SymbolSettings
+from ..domain.enums import (AlgoStatus, MarginType, OrderStatus, OrderType, PositionSide, Side, TimeInForce,
+                            WorkingType)
+from ..domain.orders import AlgoOrder, Order
+from ..domain.positions import Position
+from .book import RefMarket
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .venue import Venue
+
+SNAPSHOT_VERSION = 1
+
+_ENUMS = {"side": Side, "type": OrderType, "orig_type": OrderType, "order_type": OrderType,
+          "time_in_force": TimeInForce, "position_side": PositionSide, "working_type": WorkingType,
+          "margin_type": MarginType}
+
+
+def dump(obj) -> dict:
+    out = {}
+    for f in fields(obj):
+        x = getattr(obj, f.name)
+        out[f.name] = x.value if isinstance(x, Enum) else x
+    return out
+
+
+def _load(cls, d: dict, status_enum=None):
+    kw = {}
+    for k, x in d.items():
+        e = _ENUMS.get(k)
+        if e is not None:
+            x = e(x)
+        elif k == "status" and status_enum is not None:
+            x = status_enum(x)
+        kw[k] = x
+    return cls(**kw)
+
+
+def _user_state(v: "Venue") -> dict:
+    accounts = []
+    for aid in sorted(v.accounts):
+        a = v.accounts[aid]
+        accounts.append({
+            "account_id": a.account_id, "alias": a.alias, "wallet_balance": a.wallet_balance,
+            "dual_side": a.dual_side, "update_time": a.update_time,
+            "settings": {s: [st.leverage, st.margin_type.value] for s, st in sorted(a.settings.items())},
+        })
+    positions = [dump(v.pos_map[k]) for k in sorted(v.pos_map, key=lambda k: (k[0], k[1], k[2].value))]
+    orders = []
+    for oid in sorted(v.orders):
+        d = dump(v.orders[oid])
+        d["_prio"] = v.order_prio.get(oid, 0)
+        orders.append(d)
+    algos = [dump(v.algos[i]) for i in sorted(v.algos)]
+    waiting = [[oid, dump(v.algo_waiting[oid])] for oid in sorted(v.algo_waiting)]
+    return {
+        "accounts": accounts, "positions": positions, "orders": orders, "algos": algos, "algo_waiting": waiting,
+        "countdowns": sorted([a, s, d] for (a, s), d in v.countdowns.items()),
+        "margin_called": sorted(v.margin_called),
+        "counters": {"seq": v.seq, "order": v.next_order_id, "trade": v.next_trade_id, "algo": v.next_algo_id,
+                     "tran": v.next_tran_id, "prio": v.next_prio},
+        "insurance_balance": v.insurance_balance,
+    }
+
+
+def state_hash(v: "Venue") -> str:
+    blob = json.dumps(_user_state(v), sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def snapshot(v: "Venue") -> dict:
+    return {
+        "version": SNAPSHOT_VERSION,
+        "user": _user_state(v),
+        "markets": {s: v.markets[s].dump() for s in sorted(v.markets)},
+        "next_funding_ms": v.next_funding_ms,
+    }
+
+
+def restore(v: "Venue", snap: dict) -> None:
+    if snap.get("version") != SNAPSHOT_VERSION:
+        raise ValueError(f"unsupported snapshot version {snap.get('version')}")
+    u = snap["user"]
+    for d in u["accounts"]:
+        a = Account(d["account_id"], alias=d["alias"], wallet_balance=d["wallet_balance"], dual_side=d["dual_side"],
+                    update_time=d["update_time"])
+        for s, (lev, mt) in d["settings"].items():
+            a.settings[s] = SymbolSettings(lev, MarginType(mt))
+        v.accounts[a.account_id] = a
+    for d in u["positions"]:
+        p = _load(Position, d)
+        v.pos_map[(p.account_id, p.symbol, p.position_side)] = p
+        if p.qty:
+            v.track_position(p)
+    c = u["counters"]
+    v.seq, v.next_order_id, v.next_trade_id = c["seq"], c["order"], c["trade"]
+    v.next_algo_id, v.next_tran_id, v.next_prio = c["algo"], c["tran"], c["prio"]
+    v.insurance_balance = u["insurance_balance"]
+    v.margin_called = set(u["margin_called"])
+    for d in u["orders"]:
+        d = dict(d)
+        prio = d.pop("_prio")
+        o = _load(Order, d, OrderStatus)
+        v.register_order(o)
+        if prio:
+            v.order_prio[o.order_id] = prio
+            v.resting[o.symbol].add(o, prio)
+    for d in u["algos"]:
+        v.register_algo(_load(AlgoOrder, d, AlgoStatus))
+    for oid, d in u["algo_waiting"]:
+        v.algo_waiting[oid] = _load(AlgoOrder, d, AlgoStatus)
+    for a, s, d in u["countdowns"]:
+        v.countdowns[(a, s)] = d
+        heapq.heappush(v.countdown_heap, (d, a, s))
+    for s, md in snap["markets"].items():
+        if s in v.markets:
+            v.markets[s] = RefMarket.load(s, md)
+    v.next_funding_ms = snap["next_funding_ms"]

@@ -1,0 +1,271 @@
+"""The venue: deterministic single writer. ``handle(command) -> list[Event]``; queries for the edge.
+
+Stage order per command (exchange-core style): risk pre-check (``risk``) → matching against the reference
+market (``matching``/``book``) → settlement (``settlement``). Time-driven work (GTD expiry, countdown cancel-all,
+funding) runs after a command succeeded, from the time read once at the start of ``handle``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Callable
+
+from ..domain import commands as C
+from ..domain.accounts import Account
+from ..domain.enums import BalanceReason, IncomeType, PositionSide
+from ..domain.errors import Err, VenueError
+from ..domain.events import AccountUpdated, Event, Income
+from ..domain.instruments import Instrument
+from ..domain.orders import AlgoOrder, Order
+from ..domain.positions import Position
+from . import accounts as A
+from . import market as MK
+from . import ordering as O
+from . import persist, queries, timers
+from .book import RefMarket
+from .clock import Clock
+from .resting import RestingIndex
+from .summary import AccountSummary, MarketState, PositionMetrics
+from .triggers import TriggerIndex
+
+PosKey = tuple[int, str, PositionSide]
+
+
+class Venue:
+    def __init__(self, instruments: dict[str, Instrument], clock: Clock) -> None:
+        self.instruments = instruments
+        self.clock = clock
+        self.now = 0
+        self.seq = 0
+        self.next_order_id = 0
+        self.next_trade_id = 0
+        self.next_algo_id = 0
+        self.next_tran_id = 0
+        self.next_prio = 0
+        self.insurance_balance = 0
+        self.accounts: dict[int, Account] = {}
+        self.pos_map: dict[PosKey, Position] = {}
+        self.acct_positions: dict[int, set[PosKey]] = {}  # open positions per account (derived)
+        self.symbol_holders: dict[str, set[int]] = {s: set() for s in instruments}  # derived
+        self.orders: dict[int, Order] = {}  # open regular orders
+        self.order_prio: dict[int, int] = {}  # time priority of open resting orders
+        self.acct_orders: dict[int, dict[int, Order]] = {}  # derived
+        self.algos: dict[int, AlgoOrder] = {}  # open algo orders
+        self.acct_algos: dict[int, dict[int, AlgoOrder]] = {}  # derived
+        self.legacy: dict[int, int] = {}  # legacy order id -> algo id (derived)
+        self.algo_waiting: dict[int, AlgoOrder] = {}  # child order id -> triggered algo awaiting its end
+        self.client_ids: dict[tuple[int, str], tuple[str, int]] = {}  # (acct, cid) -> ("o"|"a", id) (derived)
+        self.resting: dict[str, RestingIndex] = {s: RestingIndex() for s in instruments}
+        self.triggers: dict[str, TriggerIndex] = {s: TriggerIndex() for s in instruments}
+        self.markets: dict[str, RefMarket] = {s: RefMarket(s) for s in instruments}
+        self.gtd_heap: list[tuple[int, int, int]] = []  # (good_till_date, 0 order / 1 algo, id) (derived)
+        self.countdowns: dict[tuple[int, str], int] = {}  # (acct, symbol) -> deadline ms
+        self.countdown_heap: list[tuple[int, int, str]] = []  # derived
+        self.margin_called: set[int] = set()  # accounts currently beyond the margin-call ratio
+        self.next_funding_ms = 0  # next 00/08/16 UTC boundary to settle (schedule, not user state)
+        self.out: list[Event] = []
+        self._dispatch: dict[type, Callable] = {
+            C.CreateAccount: A.create_account,
+            C.Transfer: A.transfer,
+            C.SetLeverage: A.set_leverage,
+            C.SetMarginType: A.set_margin_type,
+            C.SetPositionMode: A.set_position_mode,
+            C.AdjustPositionMargin: A.adjust_position_margin,
+            C.PlaceOrder: O.place_order,
+            C.CancelOrder: O.cancel_order,
+            C.CancelAlgoOrder: O.cancel_algo_order,
+            C.CancelAllOrders: O.cancel_all_orders,
+            C.AmendOrder: O.amend_order,
+            C.CountdownCancelAll: O.countdown_cancel_all,
+            C.BookUpdate: MK.on_book,
+            C.TradePrint: MK.on_trade,
+            C.MarkPriceUpdate: MK.on_mark,
+            C.Tick: _noop,
+            C.Restart: _restart,
+        }
+
+    # ================================================================== command entry point
+    def handle(self, cmd: C.Command) -> list[Event]:
+        self.now = self.clock.now_ms()
+        fn = self._dispatch.get(type(cmd))
+        if fn is None:
+            raise VenueError(Err.UNKNOWN)
+        self.out = out = []
+        fn(self, cmd)
+        timers.run(self)
+        self.out = []
+        return out
+
+    # ================================================================== event and id helpers
+    def emit(self, cls: type, **kw) -> Event:
+        self.seq += 1
+        ev = cls(seq=self.seq, ts=self.now, **kw)
+        self.out.append(ev)
+        return ev
+
+    def new_order_id(self) -> int:
+        self.next_order_id += 1
+        return self.next_order_id
+
+    def new_trade_id(self) -> int:
+        self.next_trade_id += 1
+        return self.next_trade_id
+
+    def new_algo_id(self) -> int:
+        self.next_algo_id += 1
+        return self.next_algo_id
+
+    def new_tran_id(self) -> int:
+        self.next_tran_id += 1
+        return self.next_tran_id
+
+    def new_prio(self) -> int:
+        self.next_prio += 1
+        return self.next_prio
+
+    def income(self, account_id: int, kind: IncomeType, amount: int, symbol: str = "", trade_id: int = 0,
+               info: str = "") -> None:
+        self.emit(Income, account_id=account_id, tran_id=self.new_tran_id(), income_type=kind, amount=amount,
+                  symbol=symbol, trade_id=trade_id, info=info)
+
+    def account_updated(self, acct: Account, reason: BalanceReason, balance_change: int = 0,
+                        positions: tuple[Position, ...] = ()) -> None:
+        acct.update_time = self.now
+        iso = 0
+        for key in self.acct_positions.get(acct.account_id, ()):
+            iso += self.pos_map[key].isolated_wallet
+        self.emit(AccountUpdated, account_id=acct.account_id, reason=reason, wallet_balance=acct.wallet_balance,
+                  cross_wallet_balance=acct.wallet_balance - iso, balance_change=balance_change,
+                  positions=tuple(p.copy() for p in positions))
+
+    # ================================================================== state bookkeeping
+    def position(self, account_id: int, symbol: str, pside: PositionSide) -> Position:
+        key = (account_id, symbol, pside)
+        pos = self.pos_map.get(key)
+        if pos is None:
+            s = self.accounts[account_id].symbol_settings(symbol)
+            pos = self.pos_map[key] = Position(account_id, symbol, pside, margin_type=s.margin_type,
+                                                 leverage=s.leverage, update_time=self.now)
+        return pos
+
+    def track_position(self, pos: Position) -> None:
+        key = (pos.account_id, pos.symbol, pos.position_side)
+        if pos.qty:
+            self.acct_positions.setdefault(pos.account_id, set()).add(key)
+            self.symbol_holders[pos.symbol].add(pos.account_id)
+        else:
+            s = self.acct_positions.get(pos.account_id)
+            if s is not None:
+                s.discard(key)
+            if not any(k[1] == pos.symbol for k in self.acct_positions.get(pos.account_id, ())):
+                self.symbol_holders[pos.symbol].discard(pos.account_id)
+            if pos.isolated_wallet == 0 and pos.break_even_fee == 0:
+                # flat positions carry no state beyond the settings; drop them to keep state small
+                self.pos_map.pop(key, None)
+
+    def register_order(self, order: Order) -> None:
+        self.orders[order.order_id] = order
+        self.acct_orders.setdefault(order.account_id, {})[order.order_id] = order
+        self.client_ids[(order.account_id, order.client_order_id)] = ("o", order.order_id)
+        if order.good_till_date and order.time_in_force.value == "GTD":
+            heapq.heappush(self.gtd_heap, (order.good_till_date, 0, order.order_id))
+
+    def order_done(self, order: Order) -> None:
+        """Forget a terminal order (filled/canceled/expired) and finish the algo order that created it."""
+        oid = order.order_id
+        if self.orders.pop(oid, None) is None:
+            return
+        self.acct_orders[order.account_id].pop(oid, None)
+        self.order_prio.pop(oid, None)
+        k = (order.account_id, order.client_order_id)
+        if self.client_ids.get(k) == ("o", oid):
+            del self.client_ids[k]
+        self.resting[order.symbol].remove(oid)
+        order.reserved_margin = 0
+        algo = self.algo_waiting.pop(oid, None)
+        if algo is not None:
+            O.finish_algo(self, algo, order)
+
+    def register_algo(self, algo: AlgoOrder) -> None:
+        self.algos[algo.algo_id] = algo
+        self.acct_algos.setdefault(algo.account_id, {})[algo.algo_id] = algo
+        self.client_ids[(algo.account_id, algo.client_algo_id)] = ("a", algo.algo_id)
+        if algo.order_id:
+            self.legacy[algo.order_id] = algo.algo_id
+        self.triggers[algo.symbol].add(algo)
+        if algo.good_till_date and algo.time_in_force.value == "GTD":
+            heapq.heappush(self.gtd_heap, (algo.good_till_date, 1, algo.algo_id))
+
+    def algo_done(self, algo: AlgoOrder) -> None:
+        aid = algo.algo_id
+        if self.algos.pop(aid, None) is None:
+            return
+        self.acct_algos[algo.account_id].pop(aid, None)
+        k = (algo.account_id, algo.client_algo_id)
+        if self.client_ids.get(k) == ("a", aid):
+            del self.client_ids[k]
+        if algo.order_id:
+            self.legacy.pop(algo.order_id, None)
+        self.triggers[algo.symbol].remove(aid)
+
+    # ================================================================== persistence
+    def state_hash(self) -> str:
+        return persist.state_hash(self)
+
+    def snapshot(self) -> dict:
+        return persist.snapshot(self)
+
+    @classmethod
+    def restore(cls, instruments: dict[str, Instrument], clock: Clock, snap: dict) -> "Venue":
+        v = cls(instruments, clock)
+        persist.restore(v, snap)
+        return v
+
+    # ================================================================== queries (read-only)
+    def has_account(self, account_id: int) -> bool:
+        return account_id in self.accounts
+
+    def account(self, account_id: int) -> Account:
+        acct = self.accounts.get(account_id)
+        if acct is None:
+            raise VenueError(Err.REJECTED_MBX_KEY)
+        return acct
+
+    def open_orders(self, account_id: int, symbol: str | None = None) -> list[Order]:
+        return queries.open_orders(self, account_id, symbol)
+
+    def open_algo_orders(self, account_id: int, symbol: str | None = None) -> list[AlgoOrder]:
+        out = [a for a in self.acct_algos.get(account_id, {}).values() if symbol is None or a.symbol == symbol]
+        out.sort(key=lambda a: a.algo_id)
+        return out
+
+    def open_order(self, account_id: int, symbol: str, order_id: int = 0, client_order_id: str = "") -> Order | None:
+        return queries.open_order(self, account_id, symbol, order_id, client_order_id)
+
+    def open_algo(self, account_id: int, algo_id: int = 0, client_algo_id: str = "") -> AlgoOrder | None:
+        return queries.open_algo(self, account_id, algo_id, client_algo_id)
+
+    def positions(self, account_id: int, symbol: str | None = None) -> list[Position]:
+        """One position per (symbol, side) of the account's mode, open or not (flat ones are fresh objects)."""
+        return queries.positions(self, account_id, symbol)
+
+    def summary(self, account_id: int) -> AccountSummary:
+        return queries.summary(self, account_id)
+
+    def position_metrics(self, account_id: int, position: Position) -> PositionMetrics:
+        return queries.position_metrics(self, account_id, position)
+
+    def market(self, symbol: str) -> MarketState:
+        return queries.market(self, symbol)
+
+
+def _noop(v: Venue, cmd: C.Command) -> None:
+    return None
+
+
+def _restart(v: Venue, cmd: C.Restart) -> None:
+    gap = max(0, cmd.id_gap)
+    v.next_order_id += gap
+    v.next_trade_id += gap
+    v.next_algo_id += gap
+    v.next_tran_id += gap
