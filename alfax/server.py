@@ -110,22 +110,26 @@ class Runtime:
         self.clock.t = now
         return now
 
-    def execute(self, cmd: Command):
-        """Run one command; returns (events, commit future). Raises VenueError with state unchanged."""
+    def execute(self, cmd: Command, *, awaitable: bool = False):
+        """Run one command; returns (events, commit future or None). Raises VenueError with state unchanged.
+
+        ``awaitable`` asks for an asyncio future (resolved on this loop after COMMIT) instead of a thread future.
+        """
         ts = self.stamp()
         events = self.venue.handle(cmd)
         if cmd.is_market_data and not events:
             self.ledger.append_market(ts, cmd)
             return events, None
-        fut = self.ledger.append(ts, cmd, events)
+        fut = self.ledger.append_async(ts, cmd, events) if awaitable else self.ledger.append(ts, cmd, events)
         for sub in self.subscribers:
             sub(events)
         return events, fut
 
     async def submit(self, cmd: Command) -> list[Event]:
-        events, fut = self.execute(cmd)
+        """The edge's write path: the answer is sent only after the command and its events are durable."""
+        events, fut = self.execute(cmd, awaitable=True)
         if fut is not None:
-            await asyncio.wrap_future(fut)
+            await fut
         return events
 
     # ------------------------------------------------------------------ background loops

@@ -21,8 +21,8 @@ from alfax.domain.orders import Evidence, Order, Trade
 from alfax.ledger import Ledger
 
 
-def make(i: int, fills: bool):
-    o = Order(order_id=i, account_id=1 + i % 50, symbol="BTCUSDT", side=Side.BUY, type=OrderType.LIMIT,
+def make(i: int, fills: bool, accounts: int = 4):
+    o = Order(order_id=i, account_id=1 + i % accounts, symbol="BTCUSDT", side=Side.BUY, type=OrderType.LIMIT,
               orig_type=OrderType.LIMIT, quantity=10, price=6_500_000 + i % 100, time_in_force=TimeInForce.GTC,
               position_side=PositionSide.BOTH, client_order_id=f"x-{i}", time=1_700_000_000_000 + i,
               update_time=1_700_000_000_000 + i)
@@ -45,11 +45,12 @@ def make(i: int, fills: bool):
     return o.time, cmd, evs
 
 
-async def run_case(path: str, sync: str, seconds: float, producers: int, fills: bool, api: str = "append_async") -> dict:
+async def run_case(path: str, sync: str, seconds: float, producers: int, fills: bool, api: str = "append_async",
+                   accounts: int = 4) -> dict:
     led = Ledger(path, synchronous=sync)
     counter = 0
     stop_at = time.perf_counter() + seconds
-    work = [make(i, fills) for i in range(20_000)]
+    work = [make(i, fills, accounts) for i in range(20_000)]
 
     async def producer() -> None:
         nonlocal counter
@@ -78,6 +79,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--producers", type=int, default=64)
     ap.add_argument("--fills", action="store_true", help="order + trade + 2 income rows per append")
+    ap.add_argument("--accounts", type=int, default=4, help="accounts the appends are spread over")
     ap.add_argument("--dir", default=None, help="directory for the db files (default: a temp dir)")
     args = ap.parse_args()
     results = []
@@ -85,9 +87,11 @@ def main() -> None:
         for api in ("append_async", "wrap_future(append)"):
             for sync in ("NORMAL", "FULL"):
                 path = os.path.join(d, f"bench-{sync}-{len(results)}.db")
-                results.append(asyncio.run(run_case(path, sync, args.seconds, args.producers, args.fills, api)))
+                results.append(asyncio.run(run_case(path, sync, args.seconds, args.producers, args.fills, api,
+                                                    args.accounts)))
     kind = "order+trade+2 income per append" if args.fills else "order upsert per append"
-    print(f"SQLite WAL group commit, {args.producers} asyncio producers, {args.seconds:g}s per case, {kind}")
+    print(f"SQLite WAL group commit, {args.producers} asyncio producers, {args.accounts} accounts, "
+          f"{args.seconds:g}s per case, {kind}")
     hdr = f"{'api':<22}{'synchronous':<12}{'appends/s':>12}{'commits/s':>11}{'rows/commit':>13}{'lag p50 ms':>12}{'lag p99 ms':>12}{'cpu/wall':>10}"
     print(hdr)
     for r in results:

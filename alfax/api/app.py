@@ -51,7 +51,7 @@ class Edge:
         self.instruments = ctx.venue.instruments
         self.endpoints = endpoints
         self.routes = route_map(endpoints)
-        cfg = rate_config or ctx.rate_limits or RateLimitConfig()
+        cfg = RateLimitConfig.from_any(rate_config if rate_config is not None else ctx.rate_limits)
         self.limiter = RateLimiter(cfg, time_fn)
         self.auth = Authenticator(ctx.keys)
         self.listen_keys = ListenKeys()

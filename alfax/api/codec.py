@@ -52,13 +52,14 @@ def _fmt_price_or_zero(inst: Instrument, raw: int) -> str:
 
 
 def order_json(o: Order, inst: Instrument) -> dict:
+    # enum members go to orjson as is (it serializes their values); saves the .value lookups on the hot path
     pp = inst.price_precision
     qp = inst.quantity_precision
     ex = format_fixed(o.executed_qty, qp)
     d = {
         "orderId": o.order_id,
         "symbol": o.symbol,
-        "status": o.status.value,
+        "status": o.status,
         "clientOrderId": o.client_order_id,
         "price": format_fixed(o.price, pp),
         "avgPrice": avg_price(inst, o.cum_quote, o.executed_qty),
@@ -66,16 +67,16 @@ def order_json(o: Order, inst: Instrument) -> dict:
         "executedQty": ex,
         "cumQty": ex,
         "cumQuote": amt(o.cum_quote),
-        "timeInForce": o.time_in_force.value,
-        "type": o.type.value,
+        "timeInForce": o.time_in_force,
+        "type": o.type,
         "reduceOnly": o.reduce_only,
         "closePosition": o.close_position,
-        "side": o.side.value,
-        "positionSide": o.position_side.value,
+        "side": o.side,
+        "positionSide": o.position_side,
         "stopPrice": format_fixed(o.stop_price, pp),
-        "workingType": o.working_type.value,
+        "workingType": o.working_type,
         "priceProtect": o.price_protect,
-        "origType": o.orig_type.value,
+        "origType": o.orig_type,
         "priceMatch": "NONE",
         "selfTradePreventionMode": "NONE",
         "goodTillDate": o.good_till_date,

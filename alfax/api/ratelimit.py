@@ -30,6 +30,21 @@ class RateLimitConfig:
     violations_before_ban: int = 5
     enabled: bool = True
 
+    @classmethod
+    def from_any(cls, value: "RateLimitConfig | dict | None") -> "RateLimitConfig":
+        """None -> Binance defaults; a dict of field overrides (``ServeConfig.rate_limits``); or an instance."""
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            names = set(cls.__dataclass_fields__)
+            unknown = set(value) - names
+            if unknown:
+                raise ValueError(f"unknown rate limit setting(s) {sorted(unknown)}; known: {sorted(names)}")
+            return cls(**value)
+        raise TypeError(f"rate limits must be a RateLimitConfig or a dict, not {type(value).__name__}")
+
     def rate_limits_json(self) -> list[dict]:
         return [
             {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": self.weight_per_minute},

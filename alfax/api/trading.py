@@ -376,26 +376,32 @@ async def open_orders(r: Req):
 
 
 async def all_orders(r: Req):
+    """History plus open orders; without ``symbol`` (allowed since 2026-08) every symbol is merged."""
     acc = r.require_account()
-    inst = r.instrument()
+    inst = r.opt_instrument()
     p = r.p
     oid = p.int("orderId", 0) or 0
     start, end = p.int("startTime", 0) or 0, p.int("endTime", 0) or 0
     limit = p.limit(500, 1000)
-    rows: dict[int, dict] = {}
-    orders = r.ctx.history.all_orders(acc, inst.symbol, oid, start, end, limit)
-    for o in orders:
-        rows[o.order_id] = codec.order_json(o, inst)
-    for o in r.ctx.venue.open_orders(acc, inst.symbol):
-        if o.order_id >= oid and (not start or o.time >= start) and (not end or o.time <= end):
-            rows[o.order_id] = codec.order_json(o, inst)
-    for a in r.ctx.venue.open_algo_orders(acc, inst.symbol):
-        if not a.via_algo_api and a.order_id >= oid and (not start or a.create_time >= start) \
-                and (not end or a.create_time <= end):
-            rows[a.order_id] = legacy_json(r, a)
-    ordered = [rows[k] for k in sorted(rows)]
-    if len(ordered) > limit:
-        ordered = ordered[:limit] if oid else ordered[-limit:]
+    insts = [inst] if inst is not None else list(r.edge.instruments.values())
+    rows: dict[int, tuple[int, dict]] = {}
+    for i in insts:
+        sym = i.symbol
+        for o in r.ctx.history.all_orders(acc, sym, oid, start, end, limit):
+            rows[o.order_id] = (o.time, codec.order_json(o, i))
+        for o in r.ctx.venue.open_orders(acc, sym):
+            if o.order_id >= oid and (not start or o.time >= start) and (not end or o.time <= end):
+                rows[o.order_id] = (o.time, codec.order_json(o, i))
+        for a in r.ctx.venue.open_algo_orders(acc, sym):
+            if not a.via_algo_api and a.order_id >= oid and (not start or a.create_time >= start) \
+                    and (not end or a.create_time <= end):
+                rows[a.order_id] = (a.create_time, legacy_json(r, a))
+    if oid:
+        ordered = [rows[k][1] for k in sorted(rows)][:limit]
+    else:
+        ordered = [v[1] for _, v in sorted(rows.items(), key=lambda kv: (kv[1][0], kv[0]))]
+        if len(ordered) > limit:
+            ordered = ordered[:limit] if start and not end else ordered[-limit:]
     return ordered
 
 

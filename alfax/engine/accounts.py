@@ -70,7 +70,7 @@ def set_margin_type(v: "Venue", cmd: C.SetMarginType) -> None:
     acct = risk.account(v, cmd.account_id)
     if risk.margin_type_of(acct, cmd.symbol) is cmd.margin_type:
         raise VenueError(Err.NO_NEED_TO_CHANGE_MARGIN_TYPE)
-    if any(o.symbol == cmd.symbol for o in v.acct_orders.get(acct.account_id, {}).values()) or any(
+    if v.sym_orders.get((acct.account_id, cmd.symbol)) or any(
             a.symbol == cmd.symbol for a in v.acct_algos.get(acct.account_id, {}).values()):
         raise VenueError(Err.MARGIN_TYPE_OPEN_ORDERS)
     if any(k[1] == cmd.symbol for k in v.acct_positions.get(acct.account_id, ())):

@@ -17,6 +17,7 @@ from ..domain.money import RATE_SCALE
 from ..domain.orders import Evidence, Order
 from ..domain.positions import Position
 from . import risk
+from .copying import copy_position
 from .settlement import apply_fill
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,7 +68,7 @@ def check_account(v: "Venue", account_id: int, symbol: str) -> None:
         mms = tuple(M.maintenance_margin(v.instruments[p.symbol], v.instruments[p.symbol].notional(m, abs(p.qty)))
                     for p, m in zip(cross, marks))
         v.emit(MarginCall, account_id=account_id, cross_wallet_balance=f.cross_wallet,
-               positions=tuple(p.copy() for p in cross), maint_margins=mms, mark_prices=marks)
+               positions=tuple(copy_position(p) for p in cross), maint_margins=mms, mark_prices=marks)
     elif not called:
         v.margin_called.discard(account_id)
 

@@ -12,6 +12,7 @@ from ..domain.errors import Err, VenueError
 from ..domain.money import div_round_half_up
 from ..domain.events import AlgoUpdated, OrderUpdated, TriggerRejected
 from ..domain.orders import AlgoOrder, Order
+from .copying import copy_algo, copy_order
 from . import matching, risk
 from .settlement import finish
 from .triggers import would_fire
@@ -58,8 +59,7 @@ def place_regular(v: "Venue", cmd: C.PlaceOrder, algo: AlgoOrder | None = None, 
     reducible = risk.closable(v, acct.account_id, cmd.symbol, cmd.side, cmd.position_side)
     if reducing and reducible == 0:
         raise VenueError(Err.REDUCE_ONLY_REJECT)
-    n_open = sum(1 for o in v.acct_orders.get(acct.account_id, {}).values() if o.symbol == cmd.symbol)
-    if n_open >= inst.max_num_orders:
+    if len(v.sym_orders.get((acct.account_id, cmd.symbol), ())) >= inst.max_num_orders:
         raise VenueError(Err.MAX_OPEN_ORDER_EXCEEDED)
     buy = cmd.side is Side.BUY
     fill_cap = min(cmd.quantity, reducible) if reducing else cmd.quantity
@@ -99,7 +99,7 @@ def place_regular(v: "Venue", cmd: C.PlaceOrder, algo: AlgoOrder | None = None, 
         time=now, update_time=now, algo_id=algo.algo_id if algo is not None else 0,
     )
     v.register_order(order)
-    v.emit(OrderUpdated, account_id=order.account_id, order=order.copy(), exec_type=ExecutionType.NEW)
+    v.emit(OrderUpdated, account_id=order.account_id, order=copy_order(order), exec_type=ExecutionType.NEW)
     matching.take(v, order, plan, reducing)
     settle_remainder(v, order, market)
     return order
@@ -190,7 +190,7 @@ def place_algo(v: "Venue", cmd: C.PlaceOrder) -> AlgoOrder:
         algo.activated = True
         algo.extreme_price = cur
     v.register_algo(algo)
-    v.emit(AlgoUpdated, account_id=algo.account_id, algo=algo.copy())
+    v.emit(AlgoUpdated, account_id=algo.account_id, algo=copy_algo(algo))
     return algo
 
 
@@ -218,7 +218,7 @@ def end_algo(v: "Venue", algo: AlgoOrder, status: AlgoStatus, reason: str = "") 
     algo.status = status
     algo.update_time = v.now
     v.algo_done(algo)
-    v.emit(AlgoUpdated, account_id=algo.account_id, algo=algo.copy(), reject_reason=reason)
+    v.emit(AlgoUpdated, account_id=algo.account_id, algo=copy_algo(algo), reject_reason=reason)
 
 
 def fire(v: "Venue", algo: AlgoOrder) -> None:
@@ -228,7 +228,7 @@ def fire(v: "Venue", algo: AlgoOrder) -> None:
     algo.trigger_time = now
     algo.update_time = now
     v.algo_done(algo)  # leaves the open set (and frees its client id for the legacy child)
-    v.emit(AlgoUpdated, account_id=algo.account_id, algo=algo.copy())
+    v.emit(AlgoUpdated, account_id=algo.account_id, algo=copy_algo(algo))
     typ = OrderType.LIMIT if algo.order_type in (OrderType.STOP, OrderType.TAKE_PROFIT) else OrderType.MARKET
     qty = algo.quantity
     if algo.close_position:
@@ -253,7 +253,7 @@ def fire(v: "Venue", algo: AlgoOrder) -> None:
     algo.status = AlgoStatus.TRIGGERED
     algo.actual_order_id = order.order_id
     algo.update_time = now
-    v.emit(AlgoUpdated, account_id=algo.account_id, algo=algo.copy())
+    v.emit(AlgoUpdated, account_id=algo.account_id, algo=copy_algo(algo))
     if order.is_open:
         v.algo_waiting[order.order_id] = algo
     else:
@@ -263,7 +263,7 @@ def fire(v: "Venue", algo: AlgoOrder) -> None:
 def _reject(v: "Venue", algo: AlgoOrder, e: VenueError) -> None:
     algo.status = AlgoStatus.REJECTED
     algo.update_time = v.now
-    v.emit(AlgoUpdated, account_id=algo.account_id, algo=algo.copy(), reject_reason=e.msg)
+    v.emit(AlgoUpdated, account_id=algo.account_id, algo=copy_algo(algo), reject_reason=e.msg)
     v.emit(TriggerRejected, account_id=algo.account_id, symbol=algo.symbol, order_id=algo.order_id, reason=e.msg)
 
 
@@ -274,7 +274,7 @@ def finish_algo(v: "Venue", algo: AlgoOrder, order: Order) -> None:
         inst = v.instruments[order.symbol]
         algo.actual_price = div_round_half_up(order.cum_quote, order.executed_qty * inst.notional_factor)
     algo.update_time = v.now
-    v.emit(AlgoUpdated, account_id=algo.account_id, algo=algo.copy())
+    v.emit(AlgoUpdated, account_id=algo.account_id, algo=copy_algo(algo))
 
 
 # ====================================================================== cancel / amend / countdown
@@ -336,8 +336,7 @@ def cancel_all_orders(v: "Venue", cmd: C.CancelAllOrders) -> None:
 def cancel_all(v: "Venue", account_id: int, symbol: str, regular: bool = True, algo: bool = True,
                status: OrderStatus = OrderStatus.CANCELED) -> None:
     if regular:
-        for o in sorted((o for o in v.acct_orders.get(account_id, {}).values() if o.symbol == symbol),
-                        key=lambda o: o.order_id):
+        for o in sorted(v.sym_orders.get((account_id, symbol), {}).values(), key=lambda o: o.order_id):
             if o.is_open:
                 finish(v, o, status,
                        ExecutionType.CANCELED if status is OrderStatus.CANCELED else ExecutionType.EXPIRED)
@@ -389,7 +388,7 @@ def amend_order(v: "Venue", cmd: C.AmendOrder) -> None:
     order.price = cmd.price
     order.update_time = v.now
     order.reserved_margin = 0
-    v.emit(OrderUpdated, account_id=order.account_id, order=order.copy(), exec_type=ExecutionType.AMENDMENT)
+    v.emit(OrderUpdated, account_id=order.account_id, order=copy_order(order), exec_type=ExecutionType.AMENDMENT)
     matching.take(v, order, plan, reducing)
     if order.is_open:
         reducible = risk.closable(v, order.account_id, order.symbol, order.side, order.position_side)

@@ -13,6 +13,7 @@ import heapq
 import json
 from dataclasses import fields
 from enum import Enum
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from ..domain.accounts import Account, SymbolSettings
@@ -32,12 +33,26 @@ _ENUMS = {"side": Side, "type": OrderType, "orig_type": OrderType, "order_type":
           "margin_type": MarginType}
 
 
+_NAMES = {cls: tuple(f.name for f in fields(cls)) for cls in (Order, AlgoOrder, Position)}
+_ENUM_NAMES = {cls: tuple(n for n in names if n in _ENUMS or n == "status") for cls, names in _NAMES.items()}
+
+
 def dump(obj) -> dict:
-    out = {}
-    for f in fields(obj):
-        x = getattr(obj, f.name)
-        out[f.name] = x.value if isinstance(x, Enum) else x
+    """Plain dict of an Order / AlgoOrder / Position (enums as their wire values)."""
+    cls = type(obj)
+    out = {n: getattr(obj, n) for n in _NAMES[cls]}
+    for n in _ENUM_NAMES[cls]:
+        out[n] = out[n].value
     return out
+
+
+_GETTERS = {cls: attrgetter(*names) for cls, names in _NAMES.items()}
+
+
+def row(obj) -> list:
+    """Positional form (dataclass field order) used by the state hash: much cheaper than sorted dicts. The enums
+    are ``str`` subclasses, so JSON writes their wire value."""
+    return list(_GETTERS[type(obj)](obj))
 
 
 def _load(cls, d: dict, status_enum=None):
@@ -52,7 +67,7 @@ def _load(cls, d: dict, status_enum=None):
     return cls(**kw)
 
 
-def _user_state(v: "Venue") -> dict:
+def _user_state(v: "Venue", fmt=dump) -> dict:
     accounts = []
     for aid in sorted(v.accounts):
         a = v.accounts[aid]
@@ -61,14 +76,18 @@ def _user_state(v: "Venue") -> dict:
             "dual_side": a.dual_side, "update_time": a.update_time,
             "settings": {s: [st.leverage, st.margin_type.value] for s, st in sorted(a.settings.items())},
         })
-    positions = [dump(v.pos_map[k]) for k in sorted(v.pos_map, key=lambda k: (k[0], k[1], k[2].value))]
+    positions = [fmt(v.pos_map[k]) for k in sorted(v.pos_map, key=lambda k: (k[0], k[1], k[2].value))]
     orders = []
+    prio = v.order_prio
     for oid in sorted(v.orders):
-        d = dump(v.orders[oid])
-        d["_prio"] = v.order_prio.get(oid, 0)
+        d = fmt(v.orders[oid])
+        if fmt is dump:
+            d["_prio"] = prio.get(oid, 0)
+        else:
+            d.append(prio.get(oid, 0))
         orders.append(d)
-    algos = [dump(v.algos[i]) for i in sorted(v.algos)]
-    waiting = [[oid, dump(v.algo_waiting[oid])] for oid in sorted(v.algo_waiting)]
+    algos = [fmt(v.algos[i]) for i in sorted(v.algos)]
+    waiting = [[oid, fmt(v.algo_waiting[oid])] for oid in sorted(v.algo_waiting)]
     return {
         "accounts": accounts, "positions": positions, "orders": orders, "algos": algos, "algo_waiting": waiting,
         "countdowns": sorted([a, s, d] for (a, s), d in v.countdowns.items()),
@@ -80,7 +99,7 @@ def _user_state(v: "Venue") -> dict:
 
 
 def state_hash(v: "Venue") -> str:
-    blob = json.dumps(_user_state(v), sort_keys=True, separators=(",", ":")).encode()
+    blob = json.dumps(_user_state(v, row), sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()
 
 

@@ -234,8 +234,8 @@ def check_margin(v: "Venue", acct: Account, inst: Instrument, side: Side, pside:
 def _claims(v: "Venue", account_id: int, symbol: str, side: Side, pside: PositionSide, dual: bool,
             exclude: int = 0):
     """Open LIMIT orders that may use the position's reducible capacity, in time (order id) order."""
-    out = [o for o in v.acct_orders.get(account_id, {}).values()
-           if o.symbol == symbol and o.side is side and o.position_side is pside and o.type is OrderType.LIMIT
+    out = [o for o in v.sym_orders.get((account_id, symbol), {}).values()
+           if o.side is side and o.position_side is pside and o.type is OrderType.LIMIT
            and o.order_id != exclude and not is_reducing(dual, o.side, o.position_side, o.reduce_only, False)]
     out.sort(key=lambda o: o.order_id)
     return out
@@ -270,11 +270,17 @@ def reserve_one(v: "Venue", order) -> None:
                                          mark_for(v, order.symbol), leverage_of(acct, order.symbol))
 
 
-def reserve_all(v: "Venue", account_id: int, symbol: str) -> None:
+def reserve_all(v: "Venue", account_id: int, symbol: str, only: tuple[Side, PositionSide] | None = None) -> None:
     """Recompute the reservations of the account's open LIMIT orders of ``symbol`` (after the position, the
-    leverage or the set of orders changed): reducible capacity is allocated to orders in time order."""
-    orders = [o for o in v.acct_orders.get(account_id, {}).values()
-              if o.symbol == symbol and o.type is OrderType.LIMIT and o.is_open]
+    leverage or the set of orders changed): reducible capacity is allocated to orders in time order.
+    ``only`` limits the work to the orders of one (side, positionSide), the only ones a fill can affect."""
+    if only is None:
+        orders = [o for o in v.sym_orders.get((account_id, symbol), {}).values()
+                  if o.type is OrderType.LIMIT and o.is_open]
+    else:
+        side, pside = only
+        orders = [o for o in v.sym_orders.get((account_id, symbol), {}).values()
+                  if o.side is side and o.position_side is pside and o.type is OrderType.LIMIT and o.is_open]
     if not orders:
         return
     acct = v.accounts[account_id]

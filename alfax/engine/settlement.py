@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..domain import margin as M
-from ..domain.enums import BalanceReason, ExecutionType, IncomeType, MarginType, OrderStatus, OrderType
+from ..domain.enums import BalanceReason, ExecutionType, IncomeType, MarginType, OrderStatus, OrderType, Side
 from ..domain.events import OrderUpdated
 from ..domain.money import div_round_half_up
 from ..domain.orders import Evidence, Order, Trade
+from .copying import copy_order
 from .risk import reserve_all
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,20 +73,24 @@ def apply_fill(v: "Venue", order: Order, price: int, qty: int, maker: bool, evid
         side=order.side, position_side=order.position_side, price=price, qty=qty, quote_qty=notional,
         commission=fee, realized_pnl=pnl, maker=maker, time=v.now, evidence=evidence,
     )
-    v.emit(OrderUpdated, account_id=order.account_id, order=order.copy(), exec_type=exec_type, trade=trade)
+    v.emit(OrderUpdated, account_id=order.account_id, order=copy_order(order), exec_type=exec_type, trade=trade)
     if pnl:
         v.income(order.account_id, IncomeType.REALIZED_PNL, pnl, order.symbol, trade.trade_id)
     if fee:
         v.income(order.account_id, IncomeType.COMMISSION, -fee, order.symbol, trade.trade_id,
                  "LIQUIDATION_FEE" if fee_override is not None else "")
-    v.account_updated(acct, BalanceReason.ORDER, 0, (pos,))
     v.track_position(pos)
+    v.account_updated(acct, BalanceReason.ORDER, 0, (pos,))
     if pos.qty == 0 and old != 0:
         expire_reducing(v, order)
     if remaining <= 0:
         v.order_done(order)
-    # the position changed, so did the reducible capacity of the account's other orders on this symbol
-    reserve_all(v, order.account_id, order.symbol)
+    # the position changed, so did the reducible capacity of the account's orders that would reduce it
+    new = pos.qty
+    if old > 0 or new > 0:
+        reserve_all(v, order.account_id, order.symbol, (Side.SELL, order.position_side))
+    if old < 0 or new < 0:
+        reserve_all(v, order.account_id, order.symbol, (Side.BUY, order.position_side))
     return trade
 
 
@@ -95,8 +100,8 @@ def expire_reducing(v: "Venue", filled: Order) -> None:
 
     acct = v.accounts[filled.account_id]
     doomed = [
-        o for o in v.acct_orders.get(filled.account_id, {}).values()
-        if o is not filled and o.symbol == filled.symbol and o.position_side is filled.position_side
+        o for o in v.sym_orders.get((filled.account_id, filled.symbol), {}).values()
+        if o is not filled and o.position_side is filled.position_side
         and is_reducing(acct.dual_side, o.side, o.position_side, o.reduce_only, o.close_position)
     ]
     doomed.sort(key=lambda o: o.order_id)  # deterministic whatever the insertion order (restore, legacy ids)
@@ -110,7 +115,7 @@ def finish(v: "Venue", order: Order, status: OrderStatus, exec_type: ExecutionTy
     order.status = status
     order.update_time = v.now
     order.reserved_margin = 0
-    v.emit(OrderUpdated, account_id=order.account_id, order=order.copy(), exec_type=exec_type)
+    v.emit(OrderUpdated, account_id=order.account_id, order=copy_order(order), exec_type=exec_type)
     v.order_done(order)
     if order.type is OrderType.LIMIT and not order.reduce_only:
         pos = v.pos_map.get((order.account_id, order.symbol, order.position_side))

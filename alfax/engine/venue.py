@@ -24,6 +24,7 @@ from . import ordering as O
 from . import persist, queries, timers
 from .book import RefMarket
 from .clock import Clock
+from .copying import copy_position
 from .resting import RestingIndex
 from .summary import AccountSummary, MarketState, PositionMetrics
 from .triggers import TriggerIndex
@@ -50,6 +51,7 @@ class Venue:
         self.orders: dict[int, Order] = {}  # open regular orders
         self.order_prio: dict[int, int] = {}  # time priority of open resting orders
         self.acct_orders: dict[int, dict[int, Order]] = {}  # derived
+        self.sym_orders: dict[tuple[int, str], dict[int, Order]] = {}  # (acct, symbol) -> open orders (derived)
         self.algos: dict[int, AlgoOrder] = {}  # open algo orders
         self.acct_algos: dict[int, dict[int, AlgoOrder]] = {}  # derived
         self.legacy: dict[int, int] = {}  # legacy order id -> algo id (derived)
@@ -136,7 +138,7 @@ class Venue:
             iso += self.pos_map[key].isolated_wallet
         self.emit(AccountUpdated, account_id=acct.account_id, reason=reason, wallet_balance=acct.wallet_balance,
                   cross_wallet_balance=acct.wallet_balance - iso, balance_change=balance_change,
-                  positions=tuple(p.copy() for p in positions))
+                  positions=tuple(copy_position(p) for p in positions))
 
     # ================================================================== state bookkeeping
     def position(self, account_id: int, symbol: str, pside: PositionSide) -> Position:
@@ -166,6 +168,7 @@ class Venue:
     def register_order(self, order: Order) -> None:
         self.orders[order.order_id] = order
         self.acct_orders.setdefault(order.account_id, {})[order.order_id] = order
+        self.sym_orders.setdefault((order.account_id, order.symbol), {})[order.order_id] = order
         self.client_ids[(order.account_id, order.client_order_id)] = ("o", order.order_id)
         if order.good_till_date and order.time_in_force.value == "GTD":
             heapq.heappush(self.gtd_heap, (order.good_till_date, 0, order.order_id))
@@ -176,6 +179,7 @@ class Venue:
         if self.orders.pop(oid, None) is None:
             return
         self.acct_orders[order.account_id].pop(oid, None)
+        self.sym_orders[(order.account_id, order.symbol)].pop(oid, None)
         self.order_prio.pop(oid, None)
         k = (order.account_id, order.client_order_id)
         if self.client_ids.get(k) == ("o", oid):

@@ -149,6 +149,8 @@ class TickSource:
         self.imn = impact_notional(self.inst.max_leverage)
         sizes = sorted(data.t_qty) or sorted(data.q_bq) or [self.inst.min_qty]
         self.unit_qty = max(self.inst.min_qty, sizes[len(sizes) // 2])
+        qs = 10**-self.inst.quantity_precision
+        self.syn_q = [qty_to_step(self.unit_qty * qs * 2 * (1 + 0.5 * j), self.inst) for j in range(1, SYNTH_LEVELS + 1)]
         self.last: int | None = None
         self.last_maker = False
         self.bid = self.ask = 0
@@ -170,8 +172,7 @@ class TickSource:
         tick = self.inst.tick_size
         bids = [(self.bid, self.bq)]
         asks = [(self.ask, self.aq)]
-        for j in range(1, SYNTH_LEVELS + 1):
-            q = qty_to_step(self.unit_qty * (1 + 0.5 * j) * 10**-self.inst.quantity_precision * 2, self.inst)
+        for j, q in enumerate(self.syn_q, start=1):
             if self.bid - j * tick >= self.inst.min_price:
                 bids.append((self.bid - j * tick, q))
             asks.append((self.ask + j * tick, q))

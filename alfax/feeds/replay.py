@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from alfax.domain.commands import Command
 from alfax.domain.instruments import Instrument
@@ -25,6 +24,9 @@ REAL_VS_DERIVED = (
 )
 
 
+DEFAULT_START_MS = 1_767_225_600_000  # 2026-01-01 00:00 UTC: data day 0 (2017-07-02) is replayed on that day
+
+
 def _grid_ceil(t: int) -> int:
     return -((-t) // STEP_MS) * STEP_MS
 
@@ -34,8 +36,12 @@ class GridFeed:
 
     symbols: list[str]
 
+    history_ms: int = HISTORY_MS  # how far back history() starts (then rounded down to a funding time)
+
     def __init__(self, start_ms: int | None) -> None:
-        self.start_ms = int(time.time() * 1000) if start_ms is None else int(start_ms)
+        # Default: a fixed anchor, so the path is a pure function of wall time and a restarted server continues
+        # exactly where it left off (no price jump under open positions). Pass start_ms=now for a fresh start.
+        self.start_ms = DEFAULT_START_MS if start_ms is None else int(start_ms)
         self._live: list | None = None
         self._next_t = _grid_ceil(self.start_ms)
 
@@ -52,11 +58,13 @@ class GridFeed:
             t += STEP_MS
 
     def poll(self, now_ms: int) -> list[Command]:
+        if self._live is None and self._next_t > now_ms:  # start_ms in the future: output starts now
+            self._next_t = _grid_ceil(now_ms)
+        if now_ms - self._next_t > MAX_CATCHUP_MS:  # long pause (or first poll long after start): skip ahead
+            self._next_t = _grid_ceil(now_ms - MAX_CATCHUP_MS)
         if self._live is None:
             self._live = self._make_sources()
             self._warm(self._live, self._next_t)
-        if now_ms - self._next_t > MAX_CATCHUP_MS:
-            self._next_t = _grid_ceil(now_ms - MAX_CATCHUP_MS)
         out: list[Command] = []
         srcs = self._live
         t = self._next_t
@@ -69,7 +77,14 @@ class GridFeed:
 
     def history(self, end_ms: int) -> Iterator[tuple[int, Command]]:
         sources = self._make_sources()
-        t = _grid_ceil(prev_funding_time(end_ms - HISTORY_MS))
+        emit_from = _grid_ceil(end_ms - self.history_ms)
+        # state (funding average) starts at a funding time; output starts history_ms before end_ms
+        t = _grid_ceil(prev_funding_time(emit_from))
+        sink: list[Command] = []
+        while t < emit_from:
+            for src in sources:
+                src.produce(t, sink, 0)
+            t += STEP_MS
         buf: list[Command] = []
         while t < end_ms:
             force = t + STEP_MS >= end_ms
@@ -79,16 +94,19 @@ class GridFeed:
                 yield t, cmd
             buf.clear()
             t += STEP_MS
-        # Hand the warmed-up sources to the live side when history ends exactly where live output starts.
-        if self._live is None and t == self._next_t:
+        # If live output has not started yet, it continues exactly where history ended (same sources and state),
+        # so the read model never sees a step twice even when end_ms is later than start_ms.
+        if self._live is None:
             self._live = sources
+            self._next_t = t
 
 
 class ReplayFeed(GridFeed):
     """Offline replay of the bundled real bars; see ``synth`` for the model and ``REAL_VS_DERIVED``.
 
     Deterministic given (seed, start_ms, speed). ``speed`` N plays the data N times faster than wall time; all
-    timestamps stay wall-time based. Pass the same ``start_ms`` across restarts to continue the same path.
+    timestamps stay wall-time based. ``start_ms`` is the feed time at which the data's first day starts (at its
+    time of day); the default is a fixed anchor (``DEFAULT_START_MS``) so restarts continue the same path.
     ``series`` replaces the bundled bars (tests, or custom OHLCV).
     """
 
@@ -113,7 +131,3 @@ class ReplayFeed(GridFeed):
         return [PathSource(self.instruments[s], self.series[s], seed=self.seed, start_ms=self.start_ms,
                            speed=self.speed, mirror=self.mirror, trade_rate=self.trade_rate,
                            funding_cap=self.funding_cap) for s in self.symbols]
-
-
-def iter_history(feed, end_ms: int) -> Iterable[tuple[int, Command]]:
-    return feed.history(end_ms)

@@ -73,7 +73,7 @@ def _encoder_for(tp: Any) -> Callable[[Any], Any] | None:
         return _enum_value
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         plan = _plan(tp)
-        return lambda v: _encode_fields(plan, v)
+        return lambda v: plan.enc(v, None)
     if origin in (tuple, list, frozenset, set):
         args = typing.get_args(tp)
         if origin is tuple and args and (len(args) != 2 or args[1] is not Ellipsis):
@@ -118,7 +118,7 @@ def _decoder_for(tp: Any) -> Callable[[Any], Any] | None:
         return tp
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         plan = _plan(tp)
-        return lambda v: _decode_fields(plan, v)
+        return lambda v: plan.dec(v)
     if origin in (tuple, list, frozenset, set):
         args = typing.get_args(tp)
         ctor = {tuple: tuple, list: list, frozenset: frozenset, set: set}[origin]
@@ -159,12 +159,68 @@ def _encode_any(v: Any) -> Any:
 
 
 class _Plan:
-    __slots__ = ("cls", "fields")
+    __slots__ = ("cls", "fields", "enc", "dec")
 
     def __init__(self, cls: type, fields: list[tuple[str, Any, Callable | None, Callable | None]]):
         self.cls = cls
         # (name, default or _MISSING, encoder, decoder)
         self.fields = fields
+        self.enc: Callable[[Any, dict | None], dict] = lambda obj, out=None: _encode_fields_slow(self, obj, out)
+        self.dec: Callable[[dict], Any] = lambda rec: _decode_fields_slow(self, rec)
+
+
+def _compile(plan: _Plan) -> None:
+    """Generate straight-line encode/decode functions for one class (same semantics as the ``_slow`` loops,
+    which remain the reference and the error path; the hypothesis round-trip tests cover both)."""
+    ns: dict[str, Any] = {"CLS": plan.cls, "_slow_dec": _decode_fields_slow}
+    enc_lines = ["def _enc(obj, r=None):", "    if r is None:", "        r = {}"]
+    dec_lines = ["def _dec(rec):", "    try:", "        kw = {}", "        g = rec.get"]
+    for i, (name, default, enc, dec) in enumerate(plan.fields):
+        enc_lines.append(f"    v = obj.{name}")
+        if enc is None:
+            expr = "v"
+        elif enc is _enum_value:
+            expr = "v if v is None else v._value_"
+        else:
+            ns[f"E{i}"] = enc
+            expr = f"v if v is None else E{i}(v)"
+        if default is _MISSING:
+            enc_lines.append(f"    r[{name!r}] = {expr}")
+        else:
+            ns[f"D{i}"] = default
+            if default is None:
+                cond = "v is not None"
+            elif isinstance(default, (bool, Enum)):
+                cond = f"v is not D{i}"
+            else:
+                ns[f"T{i}"] = type(default)
+                cond = f"not (type(v) is T{i} and v == D{i})"
+            enc_lines.append(f"    if {cond}:")
+            enc_lines.append(f"        r[{name!r}] = {expr}")
+        # decode
+        if dec is None:
+            dexpr = "v"
+        elif isinstance(dec, type) and issubclass(dec, Enum):
+            ns[f"M{i}"] = dec._value2member_map_
+            dexpr = f"v if v is None else M{i}[v]"
+        else:
+            ns[f"F{i}"] = dec
+            dexpr = f"v if v is None else F{i}(v)"
+        if default is _MISSING:
+            dec_lines.append(f"        v = rec[{name!r}]")
+            dec_lines.append(f"        kw[{name!r}] = {dexpr}")
+        else:
+            dec_lines.append(f"        v = g({name!r}, _M)")
+            dec_lines.append("        if v is not _M:")
+            dec_lines.append(f"            kw[{name!r}] = {dexpr}")
+    enc_lines.append("    return r")
+    dec_lines += ["        return CLS(**kw)", "    except (KeyError, TypeError, ValueError):",
+                  "        return _slow_dec(PLAN, rec)  # the reference path: raises CodecError with context"]
+    ns["_M"] = _MISSING
+    ns["PLAN"] = plan
+    exec("\n".join(enc_lines) + "\n\n" + "\n".join(dec_lines), ns)  # noqa: S102 - generated from dataclass fields
+    plan.enc = ns["_enc"]
+    plan.dec = ns["_dec"]
 
 
 _PLANS: dict[type, _Plan] = {}
@@ -189,10 +245,19 @@ def _plan(cls: type) -> _Plan:
             default = _MISSING
         tp = hints[f.name]
         fields.append((f.name, default, _encoder_for(tp), _decoder_for(tp)))
+    _compile(p)
     return p
 
 
 def _encode_fields(plan: _Plan, obj: Any, out: dict | None = None) -> dict:
+    return plan.enc(obj, out)
+
+
+def _decode_fields(plan: _Plan, rec: dict) -> Any:
+    return plan.dec(rec)
+
+
+def _encode_fields_slow(plan: _Plan, obj: Any, out: dict | None = None) -> dict:
     rec = {} if out is None else out
     for name, default, enc, _ in plan.fields:
         v = getattr(obj, name)
@@ -202,12 +267,15 @@ def _encode_fields(plan: _Plan, obj: Any, out: dict | None = None) -> dict:
     return rec
 
 
-def _decode_fields(plan: _Plan, rec: dict) -> Any:
+def _decode_fields_slow(plan: _Plan, rec: dict) -> Any:
     kw = {}
     for name, _, _, dec in plan.fields:
         if name in rec:
             v = rec[name]
-            kw[name] = v if (dec is None or v is None) else dec(v)
+            try:
+                kw[name] = v if (dec is None or v is None) else dec(v)
+            except (ValueError, TypeError, KeyError) as e:
+                raise CodecError(f"bad {plan.cls.__name__}.{name} in {rec!r}: {e}") from None
     try:
         return plan.cls(**kw)
     except TypeError as e:
@@ -219,7 +287,11 @@ def _decode_fields(plan: _Plan, rec: dict) -> Any:
 
 def encode(obj: Any) -> dict:
     """Command, Event or nested domain dataclass -> JSON-able dict (commands/events carry ``"k"``)."""
-    plan = _PLANS.get(type(obj)) or _plan(type(obj))
+    plan = _PLANS.get(type(obj))
+    if plan is None:
+        if not dataclasses.is_dataclass(obj):
+            raise CodecError(f"cannot encode {type(obj).__name__}: not a domain dataclass")
+        plan = _plan(type(obj))
     kind = getattr(obj, "kind", None)
     if kind and isinstance(obj, (Command, Event)):
         return _encode_fields(plan, obj, {KIND: kind})

@@ -8,14 +8,17 @@ Usage from the runtime (event loop thread)::
         ledger.append_market(ts, cmd)                # coalesced: latest per (kind, symbol), not written yet
     else:
         await asyncio.wrap_future(ledger.append(ts, cmd, events))   # resolved after the COMMIT holding it
+        # or, cheaper on an asyncio loop:  await ledger.append_async(ts, cmd, events)
     ...
-    ledger.save_snapshot(None, venue.snapshot(), venue.state_hash())
+    ledger.save_snapshot(venue.snapshot(), venue.state_hash())     # covers everything appended so far
     ledger.close()
 
 Group commit (Disruptor ``endOfBatch`` style): the writer blocks for one item, then takes everything queued and
 commits it in ONE transaction: journal rows, read-model upserts (orders, algo_orders, trades, income) and
 snapshots, in arrival order. Journal sequence numbers are assigned at enqueue time (under a lock), so the
-queue order, the seq order and the commit order are the same.
+queue order, the seq order and the commit order are the same. Payloads and read-model rows are encoded in the
+caller's thread (an unencodable command raises there, before taking a seq); the writer thread only runs SQL,
+a few multi-row statements per commit, so it needs the GIL back from a busy event loop only a few times.
 
 A market command that produced no events is held in a pending slot keyed by (kind, symbol) (the latest one
 wins); the next ``append``/``save_snapshot``/``flush`` first journals the pending slots, in the arrival order
@@ -84,7 +87,7 @@ class _MultiInsert:
 
     def run(self, conn, rows) -> None:
         rows = rows if isinstance(rows, list) else list(rows)
-        if not self.multi:  # measured: multi-row VALUES + UPSERT costs more CPU than executemany
+        if not self.multi:  # executemany: a little less CPU per row, but one GIL hand-off per row
             conn.executemany(self.sql(1), rows)
             return
         chunk = self.CHUNK
@@ -99,7 +102,6 @@ _UPSERT_ORDER = _MultiInsert(
     " ON CONFLICT(order_id) DO UPDATE SET "
     "account_id=excluded.account_id, symbol=excluded.symbol, client_order_id=excluded.client_order_id, "
     "time=excluded.time, update_time=excluded.update_time, status=excluded.status, payload=excluded.payload",
-    multi=False,
 )
 _UPSERT_ALGO = _MultiInsert(
     "INSERT INTO algo_orders (algo_id, account_id, symbol, client_algo_id, create_time, update_time, status, payload)",
@@ -108,7 +110,6 @@ _UPSERT_ALGO = _MultiInsert(
     "account_id=excluded.account_id, symbol=excluded.symbol, client_algo_id=excluded.client_algo_id, "
     "create_time=excluded.create_time, update_time=excluded.update_time, status=excluded.status, "
     "payload=excluded.payload",
-    multi=False,
 )
 _INSERT_TRADE = _MultiInsert("INSERT OR REPLACE INTO trades (trade_id, account_id, symbol, order_id, time, payload)", 6)
 _INSERT_INCOME = _MultiInsert(
@@ -134,6 +135,34 @@ def _resolve_on_loop(loop: Any, items: list) -> None:
         pass
 
 
+def _encode_item(cmd: Command, events: Iterable[Event]) -> tuple:
+    """Journal payload + read-model rows of one command, built on the producer's thread (the event loop): the
+    writer thread then needs the GIL only between its few SQLite calls (fewer hand-offs with a busy loop)."""
+    encode = codec.encode
+    dumps = codec.dumps
+    orders: list[tuple] = []
+    algos: list[tuple] = []
+    trades: list[tuple] = []
+    income: list[tuple] = []
+    for ev in events:
+        k = ev.kind
+        if k == "order":
+            o = ev.order
+            orders.append((o.order_id, o.account_id, o.symbol, o.client_order_id, o.time, o.update_time,
+                           o.status.value, dumps(encode(o))))
+            t = ev.trade
+            if t is not None:
+                trades.append((t.trade_id, t.account_id, t.symbol, t.order_id, t.time, dumps(encode(t))))
+        elif k == "algo":
+            a = ev.algo
+            algos.append((a.algo_id, a.account_id, a.symbol, a.client_algo_id, a.create_time, a.update_time,
+                          a.status.value, dumps(encode(a))))
+        elif k == "income":
+            income.append((ev.seq, ev.account_id, ev.symbol, ev.income_type.value, ev.ts, ev.tran_id,
+                           dumps(encode(ev))))
+    return cmd.kind, dumps(encode(cmd)), orders, algos, trades, income
+
+
 def _percentile(sorted_vals: list[float], q: float) -> float:
     if not sorted_vals:
         return 0.0
@@ -151,10 +180,12 @@ class Ledger:
         *,
         prune_journal: bool = False,
         metrics_window: int = 1024,
+        max_batch: int = 20_000,
     ) -> None:
         self.path = os.fspath(path)
         self.synchronous = synchronous.upper()
         self.prune_journal = prune_journal
+        self.max_batch = max(1, max_batch)  # items per transaction (bounds one commit's size and latency)
         self._lock = threading.Lock()
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._pending: dict[tuple[str, str], tuple[int, Command]] = {}
@@ -168,7 +199,6 @@ class Ledger:
         self._enqueued = 0
         self._lags: deque[float] = deque(maxlen=metrics_window)
         self._batch_rows: deque[int] = deque(maxlen=metrics_window)
-        self._last_commit_wall_ms = 0
 
         conn = connect(self.path, synchronous=self.synchronous, check_same_thread=False)
         row = conn.execute("SELECT MAX(journal_seq) FROM journal").fetchone()
@@ -185,6 +215,7 @@ class Ledger:
     def append(self, ts_ms: int, cmd: Command, events: Iterable[Event] = ()) -> Future:
         """Journal ``cmd`` (executed at ``ts_ms``) and its events. The future resolves to the command's
         journal_seq after the COMMIT that contains it (or raises if that commit failed)."""
+        enc = _encode_item(cmd, events)  # raises (CodecError…) here, in the caller, before taking a seq
         fut: Future = Future()
         t0 = time.perf_counter()
         with self._lock:
@@ -194,7 +225,7 @@ class Ledger:
             seq = self._next_seq
             self._next_seq = seq + 1
             self._enqueued += 1
-            self._q.put((_CMD, seq, ts_ms, cmd, events, fut, t0, None))
+            self._q.put((_CMD, seq, ts_ms, enc, fut, t0, None))
         return fut
 
     def append_async(self, ts_ms: int, cmd: Command, events: Iterable[Event] = ()) -> "asyncio.Future[int]":
@@ -202,6 +233,7 @@ class Ledger:
         returned asyncio future resolves (to the journal_seq) on that loop, and the writer resolves a whole
         commit's futures with ONE ``call_soon_threadsafe`` (cheaper than ``asyncio.wrap_future(append(...))``)."""
         loop = asyncio.get_running_loop()
+        enc = _encode_item(cmd, events)
         fut = loop.create_future()
         t0 = time.perf_counter()
         with self._lock:
@@ -211,7 +243,7 @@ class Ledger:
             seq = self._next_seq
             self._next_seq = seq + 1
             self._enqueued += 1
-            self._q.put((_CMD, seq, ts_ms, cmd, events, fut, t0, loop))
+            self._q.put((_CMD, seq, ts_ms, enc, fut, t0, loop))
         return fut
 
     def append_market(self, ts_ms: int, cmd: Command) -> None:
@@ -290,7 +322,7 @@ class Ledger:
             seq = self._next_seq
             self._next_seq = seq + 1
             self._enqueued += 1
-            self._q.put((_CMD, seq, ts, cmd, (), None, 0.0, None))
+            self._q.put((_CMD, seq, ts, _encode_item(cmd, ()), None, 0.0, None))
         self._pending.clear()
 
     # ------------------------------------------------------------------ properties / metrics
@@ -316,6 +348,7 @@ class Ledger:
         return {
             "commits": commits,
             "rows": self._rows,
+            "enqueued": self._enqueued,
             "rows_per_commit": (self._rows / commits) if commits else 0.0,
             "rows_per_commit_recent": (sum(recent) / len(recent)) if recent else 0.0,
             "commit_lag_ms_p50": p50,
@@ -363,7 +396,8 @@ class Ledger:
         stop = False
         while not stop:
             batch = [q.get()]
-            while True:
+            limit = self.max_batch
+            while len(batch) < limit:
                 try:
                     batch.append(q.get_nowait())
                 except queue.Empty:
@@ -391,12 +425,12 @@ class Ledger:
         by_loop: dict = {}
         for it in batch:
             tag = it[0]
-            fut = it[5] if tag in (_CMD, _SNAP) else (it[1] if tag == _BARRIER else None)
+            fut = it[4] if tag == _CMD else it[5] if tag == _SNAP else it[1] if tag == _BARRIER else None
             if fut is None:
                 continue
             err = LedgerError(f"commit failed: {exc!r}")
-            if tag == _CMD and it[7] is not None:
-                by_loop.setdefault(it[7], []).append((fut, None, err))
+            if tag == _CMD and it[6] is not None:
+                by_loop.setdefault(it[6], []).append((fut, None, err))
                 continue
             try:
                 fut.set_exception(err)
@@ -406,10 +440,8 @@ class Ledger:
             _resolve_on_loop(loop, items)
 
     def _commit(self, conn, batch: list) -> None:
-        encode = codec.encode
-        dumps = codec.dumps
         journal: list[tuple] = []
-        orders: dict[int, tuple] = {}
+        orders: dict[int, tuple] = {}  # latest state per order id wins
         algos: dict[int, tuple] = {}
         trades: list[tuple] = []
         income: list[tuple] = []
@@ -420,30 +452,17 @@ class Ledger:
         for it in batch:
             tag = it[0]
             if tag == _CMD:
-                _, seq, ts, cmd, events, fut, t0, loop = it
-                journal.append((seq, ts, cmd.kind, dumps(encode(cmd))))
-                for ev in events:
-                    k = ev.kind
-                    if k == "order":
-                        o = ev.order
-                        orders[o.order_id] = (
-                            o.order_id, o.account_id, o.symbol, o.client_order_id, o.time, o.update_time,
-                            o.status.value, dumps(encode(o)),
-                        )
-                        t = ev.trade
-                        if t is not None:
-                            trades.append((t.trade_id, t.account_id, t.symbol, t.order_id, t.time, dumps(encode(t))))
-                    elif k == "algo":
-                        a = ev.algo
-                        algos[a.algo_id] = (
-                            a.algo_id, a.account_id, a.symbol, a.client_algo_id, a.create_time, a.update_time,
-                            a.status.value, dumps(encode(a)),
-                        )
-                    elif k == "income":
-                        income.append((
-                            ev.seq, ev.account_id, ev.symbol, ev.income_type.value, ev.ts, ev.tran_id,
-                            dumps(encode(ev)),
-                        ))
+                _, seq, ts, enc, fut, t0, loop = it
+                kind, payload, o_rows, a_rows, t_rows, i_rows = enc
+                journal.append((seq, ts, kind, payload))
+                for r in o_rows:
+                    orders[r[0]] = r
+                for r in a_rows:
+                    algos[r[0]] = r
+                if t_rows:
+                    trades += t_rows
+                if i_rows:
+                    income += i_rows
                 if loop is not None:
                     async_done.setdefault(loop, []).append((fut, seq, None))
                     lags_t0.append(t0)

@@ -5,6 +5,7 @@ answers a client only after that COMMIT, so anything a client was told about is 
 
 Binance paging semantics implemented here (the edge validates parameters and applies the "last 7 days"
 default windows, which need the clock):
+- get_order / get_algo: by id, else by client id (the latest order carrying it); the id wins when both are given.
 - all_orders: ``order_id`` -> orders with orderId >= it, ascending; ``start_ms`` (and/or ``end_ms``) -> that
   time window, ascending from its start; ``end_ms`` alone or nothing -> the most recent ``limit``; results are
   always ascending. limit default 500, max 1000.
@@ -61,9 +62,6 @@ class LedgerReader:
                 "SELECT payload FROM orders WHERE order_id = ? AND account_id = ? AND symbol = ?",
                 (order_id, account_id, symbol),
             )
-            if rows and client_order_id:
-                o = self._order(rows[0][0])
-                return o if o.client_order_id == client_order_id else None
         elif client_order_id:
             rows = self._rows(
                 "SELECT payload FROM orders WHERE account_id = ? AND client_order_id = ? AND symbol = ? "
@@ -190,9 +188,6 @@ class LedgerReader:
             rows = self._rows(
                 "SELECT payload FROM algo_orders WHERE algo_id = ? AND account_id = ?", (algo_id, account_id)
             )
-            if rows and client_algo_id:
-                a = self._algo(rows[0][0])
-                return a if a.client_algo_id == client_algo_id else None
         elif client_algo_id:
             rows = self._rows(
                 "SELECT payload FROM algo_orders WHERE account_id = ? AND client_algo_id = ? "

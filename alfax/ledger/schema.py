@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 SCHEMA_VERSION = 1
+CACHE_KIB = 32 * 1024  # page cache per connection
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -103,12 +104,20 @@ def connect(path: str, *, synchronous: str = "NORMAL", check_same_thread: bool =
     if sync not in ("OFF", "NORMAL", "FULL", "EXTRA"):
         raise ValueError(f"bad synchronous mode {synchronous!r}")
     conn.execute(f"PRAGMA synchronous={sync}")
+    # index pages of the read models are touched at random (one leaf per account per index): keep them cached
+    conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
     conn.execute("PRAGMA foreign_keys=OFF")
     ensure_schema(conn)
     return conn
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.OperationalError:  # no meta table yet
+        row = None
+    if row is not None and int(row[0]) == SCHEMA_VERSION:
+        return  # in place: no write lock needed (readers open while the writer commits)
     conn.executescript(SCHEMA)
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 

@@ -210,6 +210,8 @@ def recover(
                     f"the journal only holds commands that succeeded, so the engine is not deterministic "
                     f"or the journal/snapshot do not match"
                 ) from e
+            except Exception as e:
+                raise RecoveryError(f"replay of journal_seq {seq} (ts {ts}) {cmd!r} crashed: {e!r}") from e
             count += 1
             last = seq
             if progress is not None and count % 100_000 == 0:

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 
 from alfax.domain.commands import BookUpdate, Command, MarkPriceUpdate, TradePrint
 from alfax.domain.instruments import Instrument
-from alfax.domain.money import AMOUNT_DECIMALS, RATE_DECIMALS, RATE_SCALE, div_round_half_up, format_fixed, rescale
+from alfax.domain.money import RATE_DECIMALS, RATE_SCALE, div_round_half_up, format_fixed, rescale
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
@@ -503,6 +503,3 @@ class MarketData:
 
     def last_event_ms(self, symbol: str) -> int:
         return self._sym(symbol).last_ts
-
-
-_ = AMOUNT_DECIMALS  # documented scale of quote volumes before division by the notional factor

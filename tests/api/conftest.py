@@ -1,5 +1,5 @@
-"""Fixtures for the edge: a real Venue (ManualClock) + real Ledger/LedgerReader/SqliteKeyStore on a temp db,
-an in-memory MarketDataReader (the marketdata package has no store yet), and httpx over ASGITransport."""
+"""Fixtures for the edge: the real components (Venue with a ManualClock, Ledger/LedgerReader/SqliteKeyStore on a
+temp db, marketdata.MarketData fed with the same commands) wired like alfax.server, and httpx over ASGITransport."""
 
 from __future__ import annotations
 
@@ -28,50 +28,6 @@ def instruments():
     return load_instruments(json.loads(DATA.read_text()))
 
 
-class FakeMarketData:
-    """Tiny in-memory MarketDataReader: Binance-shaped rows derived from what tests feed."""
-
-    def __init__(self, clock):
-        self.clock = clock
-        self.calls: list[tuple] = []
-
-    def klines(self, symbol, interval, start_ms=None, end_ms=None, limit=500, price="trade"):
-        self.calls.append(("klines", symbol, interval, start_ms, end_ms, limit, price))
-        return [[T0, "100.0", "101.0", "99.0", "100.5", "10", T0 + 59_999, "1005", 3, "5", "502", "0"]]
-
-    def ticker_24hr(self, symbol):
-        return {"symbol": symbol, "lastPrice": "100.00", "closeTime": self.clock.now_ms()}
-
-    def book_ticker(self, symbol):
-        return {"symbol": symbol, "bidPrice": "99.90", "bidQty": "1.000", "askPrice": "100.10", "askQty": "1.000",
-                "time": self.clock.now_ms()}
-
-    def price_ticker(self, symbol):
-        return {"symbol": symbol, "price": "100.00", "time": self.clock.now_ms()}
-
-    def agg_trades(self, symbol, from_id=None, start_ms=None, end_ms=None, limit=500):
-        self.calls.append(("aggTrades", symbol, from_id, start_ms, end_ms, limit))
-        return []
-
-    def trades(self, symbol, limit=500):
-        return []
-
-    def depth(self, symbol, limit=500):
-        self.calls.append(("depth", symbol, limit))
-        return {"lastUpdateId": 1, "E": self.clock.now_ms(), "T": self.clock.now_ms(), "bids": [], "asks": []}
-
-    def premium_index(self, symbol):
-        return {"symbol": symbol, "markPrice": "100.00000000", "indexPrice": "100.00000000",
-                "estimatedSettlePrice": "100.00000000", "lastFundingRate": "0.00010000",
-                "interestRate": "0.00010000", "nextFundingTime": T0 + 3600_000, "time": self.clock.now_ms()}
-
-    def funding_rates(self, symbol=None, start_ms=None, end_ms=None, limit=100):
-        return []
-
-    def feed_age_ms(self, now_ms):
-        return {}
-
-
 class Harness:
     def __init__(self, tmp_path: Path, rate_config: RateLimitConfig | None = None, time_fn=None):
         from alfax.engine import ManualClock, Venue
@@ -83,7 +39,9 @@ class Harness:
         self.ledger = Ledger(str(db))
         self.reader = LedgerReader(str(db))
         self.keys = SqliteKeyStore(str(db))
-        self.market = FakeMarketData(self.clock)
+        from alfax.marketdata.store import MarketData
+
+        self.market = MarketData(self.venue.instruments)
         self.operator = self.keys.create(0, frozenset({Permission.OPERATOR}), "operator")
         ctx = ApiContext(
             venue=self.venue, submit=self.submit, history=self.reader, market=self.market, keys=self.keys,
@@ -97,6 +55,8 @@ class Harness:
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://alfax")
 
     async def submit(self, cmd):
+        if cmd.is_market_data:
+            self.market.on_command(self.clock.now_ms(), cmd)
         events = self.venue.handle(cmd)
         if cmd.is_market_data and not events:
             self.ledger.append_market(self.clock.now_ms(), cmd)

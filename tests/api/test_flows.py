@@ -2,7 +2,7 @@
 
 import asyncio
 import json
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import pytest
 
@@ -43,18 +43,20 @@ def test_public_market_endpoints(run):
         h.clock.advance(5)
         assert (await c.get("/fapi/v1/exchangeInfo")).json()["serverTime"] == T0 + 5
         assert (await c.get("/fapi/v1/ping")).json() == {}
-        assert (await c.get("/fapi/v1/depth?symbol=BTCUSDT&limit=5")).json()["bids"] == []
-        assert h.market.calls[-1] == ("depth", BTC, 5)
-        r = await c.get("/fapi/v1/klines?symbol=BTCUSDT&interval=1m&limit=499&startTime=0")
-        assert r.status_code == 200 and h.market.calls[-1][-1] == "trade" and h.market.calls[-1][3] == 0
-        await c.get("/fapi/v1/markPriceKlines?symbol=BTCUSDT&interval=1h")
-        assert h.market.calls[-1][-1] == "mark"
-        await c.get("/fapi/v1/indexPriceKlines?pair=BTCUSDT&interval=1h")
-        assert h.market.calls[-1][-1] == "index"
-        await c.get("/fapi/v1/premiumIndexKlines?symbol=BTCUSDT&interval=1h")
-        assert h.market.calls[-1][-1] == "premium"
-        r = await c.get("/fapi/v1/continuousKlines?pair=BTCUSDT&contractType=PERPETUAL&interval=1m")
-        assert r.status_code == 200
+        from alfax.domain.commands import TradePrint
+
+        await h.submit(TradePrint(BTC, 5000000, 10, True, 7))
+        d = (await c.get("/fapi/v1/depth?symbol=BTCUSDT&limit=5")).json()
+        assert d["bids"][0] == ["50000.00", "5.000"] and d["asks"][0] == ["50000.10", "5.000"] and "lastUpdateId" in d
+        k = (await c.get("/fapi/v1/klines?symbol=BTCUSDT&interval=1m&limit=499&startTime=0")).json()
+        assert k and len(k[-1]) == 12 and k[-1][4] == "50000.00"
+        for path in ("/fapi/v1/markPriceKlines?symbol=BTCUSDT&interval=1h", "/fapi/v1/indexPriceKlines?pair=BTCUSDT&interval=1h",
+                     "/fapi/v1/premiumIndexKlines?symbol=BTCUSDT&interval=1h",
+                     "/fapi/v1/continuousKlines?pair=BTCUSDT&contractType=PERPETUAL&interval=1m"):
+            r = await c.get(path)
+            assert r.status_code == 200 and isinstance(r.json(), list), (path, r.text)
+        r = await c.get("/fapi/v1/continuousKlines?pair=BTCUSDT&contractType=CURRENT_QUARTER&interval=1m")
+        assert r.json()["code"] == -1130
         r = await c.get("/fapi/v1/klines?symbol=BTCUSDT&interval=7m")
         assert r.json() == {"code": -1120, "msg": "Invalid interval."}
         r = await c.get("/fapi/v1/klines?symbol=NOPE&interval=1m")
@@ -62,17 +64,20 @@ def test_public_market_endpoints(run):
         r = await c.get("/fapi/v1/klines?interval=1m")
         assert r.json()["code"] == -1102
         assert isinstance((await c.get("/fapi/v1/premiumIndex")).json(), list)
-        assert (await c.get("/fapi/v1/premiumIndex?symbol=BTCUSDT")).json()["symbol"] == BTC
-        assert (await c.get("/fapi/v2/ticker/price?symbol=BTCUSDT")).json()["price"] == "100.00"
+        pi = (await c.get("/fapi/v1/premiumIndex?symbol=BTCUSDT")).json()
+        assert pi["symbol"] == BTC and pi["markPrice"] == "50000.05000000"
+        assert (await c.get("/fapi/v2/ticker/price?symbol=BTCUSDT")).json()["price"] == "50000.00"
         assert (await c.get("/fapi/v1/ticker/price?symbol=BTCUSDT")).status_code == 200
         assert isinstance((await c.get("/fapi/v1/ticker/24hr")).json(), list)
-        assert (await c.get("/fapi/v1/ticker/bookTicker?symbol=BTCUSDT")).json()["bidPrice"] == "99.90"
+        assert (await c.get("/fapi/v1/ticker/24hr?symbol=BTCUSDT")).json()["lastPrice"] == "50000.00"
+        assert (await c.get("/fapi/v1/ticker/bookTicker?symbol=BTCUSDT")).json()["bidPrice"] == "50000.00"
         oi = (await c.get("/fapi/v1/openInterest?symbol=BTCUSDT")).json()
-        assert oi["symbol"] == BTC and "openInterest" in oi and oi["time"]
-        assert (await c.get("/fapi/v1/fundingRate?symbol=BTCUSDT&limit=1000")).json() == []
+        assert oi["symbol"] == BTC and oi["openInterest"] == "0.000" and oi["time"]
+        assert isinstance((await c.get("/fapi/v1/fundingRate?symbol=BTCUSDT&limit=1000")).json(), list)
         assert (await c.get("/fapi/v1/fundingInfo")).json()[0]["fundingIntervalHours"] == 8
-        assert (await c.get("/fapi/v1/aggTrades?symbol=BTCUSDT&fromId=5")).json() == []
-        assert (await c.get("/fapi/v1/trades?symbol=BTCUSDT")).json() == []
+        agg = (await c.get("/fapi/v1/aggTrades?symbol=BTCUSDT")).json()
+        assert agg[-1]["p"] == "50000.00"
+        assert isinstance((await c.get("/fapi/v1/trades?symbol=BTCUSDT")).json(), list)
         assert (await c.get("/futures/data/openInterestHist?symbol=BTCUSDT&period=5m")).json() == []
         # probes
         assert (await c.get("/api/v3/ping")).json() == {}
@@ -443,5 +448,55 @@ def test_batch_python_repr_literals_and_yaml_content_type(run):
         assert r.status_code == 200 and r.json()[0]["status"] == "NEW", r.text
         y = await h.client.get("/alfax-v1.yaml")
         assert y.headers["content-type"] == "application/yaml"
+
+    run(fn)
+
+
+def test_query_wins_over_body_and_rate_limits_in_exchange_info(tmp_path):
+    import hashlib
+    import hmac
+
+    from alfax.api.ratelimit import RateLimitConfig
+
+    h = Harness(tmp_path, rate_config=RateLimitConfig(weight_per_minute=123456, orders_per_10s=77))
+
+    async def go():
+        await h.feed_book()
+        key, acc = await h.new_account()
+        info = (await h.client.get("/fapi/v1/exchangeInfo")).json()
+        limits = {(x["rateLimitType"], x["interval"]): x["limit"] for x in info["rateLimits"]}
+        assert limits[("REQUEST_WEIGHT", "MINUTE")] == 123456 and limits[("ORDERS", "SECOND")] == 77
+        q = "symbol=BTCUSDT"
+        b = f"symbol=NOPE&timestamp={h.clock.now_ms()}"
+        sig = hmac.new(key.secret.encode(), (q + b).encode(), hashlib.sha256).hexdigest()
+        r = await h.client.request("GET", f"/fapi/v1/commissionRate?{q}", content=(b + "&signature=" + sig).encode(),
+                                   headers={"X-MBX-APIKEY": key.api_key})
+        assert r.status_code == 200 and r.json()["symbol"] == BTC, r.text
+
+    try:
+        asyncio.run(go())
+    finally:
+        h.close()
+
+
+def test_hedge_mode_and_all_orders_without_symbol(run):
+    async def fn(h, key, acc):
+        r = await h.signed("POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": "true"}, key=key, where="body")
+        assert r.json() == {"code": 200, "msg": "success"}
+        r = await h.signed("POST", "/fapi/v1/order", {"symbol": BTC, "side": "BUY", "type": "MARKET",
+                                                      "quantity": "0.010", "positionSide": "LONG"}, key=key,
+                           where="body")
+        assert r.status_code == 200 and r.json()["positionSide"] == "LONG", r.text
+        v2 = (await h.signed("GET", "/fapi/v2/positionRisk", {"symbol": BTC}, key=key)).json()
+        assert [x["positionSide"] for x in v2] == ["LONG", "SHORT"]
+        v3 = (await h.signed("GET", "/fapi/v3/positionRisk", {}, key=key)).json()
+        assert [(x["positionSide"], x["positionAmt"]) for x in v3] == [("LONG", "0.010")]
+        acct2 = (await h.signed("GET", "/fapi/v2/account", {}, key=key)).json()
+        assert len(acct2["positions"]) == 2 * len(h.venue.instruments)
+        r = await h.signed("POST", "/fapi/v1/order", limit_order(positionSide="LONG"), key=key, where="body")
+        assert r.status_code == 200
+        allo = (await h.signed("GET", "/fapi/v1/allOrders", {}, key=key)).json()
+        assert [x["status"] for x in allo] == ["FILLED", "NEW"]
+        assert len((await h.signed("GET", "/fapi/v1/allOrders", {"limit": 1}, key=key)).json()) == 1
 
     run(fn)

@@ -126,3 +126,12 @@ def test_headers_429_418_and_health_exempt(tmp_path):
         asyncio.run(go())
     finally:
         h.close()
+
+
+def test_config_from_dict():
+    assert RateLimitConfig.from_any(None) == RateLimitConfig()
+    c = RateLimitConfig.from_any({"weight_per_minute": 10**9, "enabled": False})
+    assert c.weight_per_minute == 10**9 and c.enabled is False
+    assert RateLimitConfig.from_any({}) == RateLimitConfig()
+    with pytest.raises(ValueError):
+        RateLimitConfig.from_any({"weight": 1})

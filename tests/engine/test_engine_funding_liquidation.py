@@ -96,3 +96,22 @@ def test_margin_call_once_per_crossing():
     assert not [e for e in s.mark("29150.0") if isinstance(e, MarginCall)]
     s.mark("30000.0")  # back to safety resets the flag
     assert [e for e in s.mark("29160.0") if isinstance(e, MarginCall)]
+
+
+def test_funding_on_isolated_position_moves_its_wallet():
+    s = Sim()
+    s.do(C.SetMarginType(1, SYM, MarginType.ISOLATED))
+    s.do(C.SetLeverage(1, SYM, 10))
+    s.book([("30000.0", "5")], [("30000.0", "5")])
+    s.market(Side.SELL, "1")  # isolated wallet 3000
+    s.mark("30000.0", rate="-0.0002")  # negative rate: shorts pay 6
+    s.clock.ms = (s.clock.ms // H8 + 1) * H8
+    evs = s.do(C.Tick())
+    assert incomes(evs, IncomeType.FUNDING_FEE)[0].amount == -usd("6")
+    assert s.v.positions(1, SYM)[0].isolated_wallet == usd("2994")
+
+
+def test_no_funding_without_mark_or_positions():
+    s = Sim(book=False)
+    s.clock.ms = (s.clock.ms // H8 + 1) * H8
+    assert s.do(C.Tick()) == []

@@ -183,3 +183,14 @@ def test_summary_and_metrics(s):
     assert m.max_notional == usd("100000000")  # 20x is allowed up to bracket 6 (cap 100M)
     ms = s.v.market(SYM)
     assert ms.mark_price == px("31000.0") and ms.bids[0][0] == px("30000.0")
+
+
+def test_account_update_reports_cross_wallet_excluding_isolated(s):
+    from alfax.domain.events import AccountUpdated
+    s.do(C.SetMarginType(1, SYM, MarginType.ISOLATED))
+    s.do(C.SetLeverage(1, SYM, 10))
+    s.book([("30000.0", "5")], [("30000.0", "5")])
+    evs = s.market(Side.BUY, "1")
+    upd = [e for e in evs if isinstance(e, AccountUpdated)][-1]
+    assert upd.cross_wallet_balance == upd.wallet_balance - usd("3000")
+    assert upd.positions[0].isolated_wallet == usd("3000")

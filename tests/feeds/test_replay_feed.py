@@ -13,6 +13,7 @@ from alfax.domain.instruments import load_instruments
 from alfax.feeds import REAL_VS_DERIVED, Feed, ReplayFeed, make_feed
 from alfax.feeds.bars import Bar, bundled_series
 from alfax.feeds.base import STEP_MS, tick_ceil, tick_floor
+from alfax.feeds.replay import DEFAULT_START_MS
 from alfax.marketdata import MarketData
 
 DAY = 86_400_000
@@ -186,7 +187,7 @@ def test_history_prefill_and_handoff(instruments):
     inst_md = MarketData(instruments)
     now = START + 3 * HOUR + 17_000
     feed = ReplayFeed(instruments, start_ms=now)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     last = 0
     n = 0
     for ts, cmd in feed.history(now):
@@ -194,11 +195,12 @@ def test_history_prefill_and_handoff(instruments):
         last = ts
         n += 1
         inst_md.on_command(ts, cmd)
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     k = inst_md.klines("BTCUSDT", "1m", limit=1500)
-    print(f"\nReplayFeed.history(now) + MarketData prefill: {n} commands, {dt:.2f} s, {len(k)} 1m klines")
+    print(f"\nReplayFeed.history(now) + MarketData prefill: {n} commands, {dt:.2f} s wall, {cpu:.2f} s CPU, "
+          f"{len(k)} 1m klines")
     assert len(k) == 1500 and len(inst_md.klines("ETHUSDT", "1m", limit=1500)) == 1500
-    assert dt < 15
+    assert cpu < 15  # CPU time: wall time on a shared machine says more about the neighbours than about us
     assert len(inst_md.funding_rates("BTCUSDT")) >= 3
     # history hands its state to the live side: the output equals a fresh feed that warmed itself up
     a = run(feed, now, 5, 250)
@@ -211,3 +213,23 @@ def test_catch_up_is_bounded(instruments):
     feed.poll(START)
     out = feed.poll(START + 3_600_000)  # an hour-long pause produces at most ~10 s of backlog
     assert sum(isinstance(c, BookUpdate) for c in out) <= 41
+
+
+def test_default_anchor_history_then_poll_continues(instruments):
+    """Default start is a fixed anchor: a feed built "now" resumes the same path; history hands over to poll."""
+    for now in (DEFAULT_START_MS + 40 * DAY + 5 * HOUR + 123, DEFAULT_START_MS - 3 * DAY + 17):
+        _check_anchor_continuity(instruments, now)
+
+
+def _check_anchor_continuity(instruments, now):
+    f = ReplayFeed(instruments, symbols=("BTCUSDT",))
+    f.history_ms = 2 * HOUR  # length is not the point here
+    hist = list(f.history(now))
+    last_hist = max(t for t, _ in hist)
+    out = f.poll(now + 2000)
+    assert out and last_hist < now
+    g = ReplayFeed(instruments, symbols=("BTCUSDT",))  # a "restarted" feed polled at the same time agrees
+    g.poll(now - 1)
+    assert g.poll(now + 2000) == out
+    books = [c for c in out if isinstance(c, BookUpdate)]
+    assert books[0].update_id == -(-now // STEP_MS)  # the first live step is the first grid step >= end_ms

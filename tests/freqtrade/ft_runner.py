@@ -126,7 +126,7 @@ def cmd_verify(args) -> int:
             "orders": len(orders),
             "orders_by_type_status": _count((o["type"], o["status"]) for o in orders),
             "positions": [{"openSide": h["openSide"], "closed": h["closed"], "fills": h["fills"],
-                           "realizedPnl": str(h["realizedPnl"])} for h in hist],
+                           "realizedPnl": str(h["realizedPnl"].normalize())} for h in hist],
             "closing_trades_with_realizedPnl": sum(1 for t in trades if Decimal(t.get("realizedPnl", "0")) != 0),
         }
         opened = [h for h in hist if h["openSide"] == want_side]

@@ -127,7 +127,10 @@ def test_kill9_restart_no_acked_loss(tmp_path):
         srv.kill(signal.SIGKILL)  # mid-stream: the client thread is still sending
         stream.join(timeout=15)
         assert not stream.is_alive()
+        assert stream.failed_at is not None, "the client never saw the server die: the kill was not mid-stream"
         acked_before = dict(stream.acked)
+        print(f"durability: {stream.n_sent} requests sent, {len(acked_before)} orders acknowledged, "
+              f"{len(stream.cancel_acked)} cancels acknowledged before kill -9")
         assert any(o["type"] == "MARKET" for o in acked_before.values())
         assert any(o["type"] == "LIMIT" for o in acked_before.values())
 
@@ -201,5 +204,39 @@ def test_kill9_restart_no_acked_loss(tmp_path):
         final = admin_state(srv)["stateHash"]
         srv.stop()
         assert replay_check(srv.db_path) == final
+    finally:
+        srv.kill()
+
+
+@pytest.mark.timeout(120)
+def test_algo_ids_never_collide_with_order_ids(tmp_path):
+    """Freqtrade stores orderIds and algoIds (its on-exchange stop-losses) in ONE table with
+    UNIQUE(ft_pair, order_id): an algoId equal to an orderId of the same symbol crashes it
+    (sqlite3.IntegrityError: UNIQUE constraint failed: orders.ft_pair, orders.order_id).
+    Real Binance never hands out an algoId that is also an orderId. Fresh server, so counters start at the origin."""
+    srv = AlfaxServer(db_path=tmp_path / "ids.db", speed=1.0)
+    srv.start()
+    try:
+        wait_for_market(srv.base_url)
+        rest = Rest(srv.base_url, srv.api_key, srv.secret)
+        try:
+            rules = symbol_rules(rest)
+            r = rules["ETHUSDT"]
+            bid, ask = best_bid_ask(rest, "ETHUSDT")
+            qty = str(r.qty_for_notional(ask, 20))
+            order_ids, algo_ids = set(), set()
+            for _ in range(3):
+                o = rest.ok("POST", "/fapi/v1/order", {"symbol": "ETHUSDT", "side": "SELL", "type": "MARKET", "quantity": qty})
+                order_ids.add(o["orderId"])
+                a = rest.ok("POST", "/fapi/v1/algoOrder", {
+                    "algoType": "CONDITIONAL", "symbol": "ETHUSDT", "side": "BUY", "type": "STOP_MARKET",
+                    "quantity": qty, "triggerPrice": str(r.round_price(ask * D("1.04"))), "reduceOnly": "true"})
+                algo_ids.add(a["algoId"])
+            order_ids |= {o["orderId"] for o in rest.ok("GET", "/fapi/v1/allOrders", {"symbol": "ETHUSDT"})}
+            clash = sorted(order_ids & algo_ids)
+            assert not clash, (f"algoIds {sorted(algo_ids)} reuse orderIds {sorted(order_ids)} of the same symbol "
+                               f"(clash {clash}): Freqtrade crashes on its next stop-loss")
+        finally:
+            rest.close()
     finally:
         srv.kill()

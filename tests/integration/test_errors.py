@@ -365,7 +365,7 @@ def _fuzz_request(rng: random.Random, key: str, secret: str) -> tuple[str, str, 
     params = [(n, rng.choice(VALUES)) for n in rng.sample(PARAM_NAMES, rng.randint(0, 7))]
     if rng.random() < 0.6:
         params.append(("symbol", rng.choice(["BTCUSDT", "ETHUSDT"])))
-    headers: dict[str, str] = {}
+    headers: dict = {}
     mode = rng.random()
     if mode < 0.45:  # properly signed with a valid key
         params = [(k, v) for k, v in params if k not in ("timestamp", "signature")]
@@ -378,7 +378,7 @@ def _fuzz_request(rng: random.Random, key: str, secret: str) -> tuple[str, str, 
         headers["X-MBX-APIKEY"] = key
     elif mode < 0.7:  # garbage key header
         qs = sign(secret, params)
-        headers["X-MBX-APIKEY"] = rng.choice(["", " ", "x" * 300, "ключ", key + "\t", "null"])
+        headers["X-MBX-APIKEY"] = rng.choice(["", " ", "x" * 300, "ключ".encode(), key + "\t", "null"])
     else:
         from urllib.parse import urlencode
         qs = urlencode(params)
@@ -400,10 +400,6 @@ def _fuzz_request(rng: random.Random, key: str, secret: str) -> tuple[str, str, 
         else:
             body = b"a=" + b"b" * 100_000
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-    if rng.random() < 0.05:
-        headers["Content-Length"] = str(rng.randint(0, 10))  # lies about the length
-        if body is None:
-            body = b""
     url = f"{path}?{qs}" if qs else path
     return method, url, body, headers
 
@@ -431,11 +427,12 @@ def test_fuzz_never_5xx_and_always_json(alfax_server, fresh_account):
             n += 1
             try:
                 r = cl.request(method, url, content=body, headers=headers)
-            except (httpx.RemoteProtocolError, httpx.LocalProtocolError) as e:
-                # an illegal request the client library refuses to send, or the server closing a malformed one
-                if "Content-Length" in headers or isinstance(e, httpx.LocalProtocolError):
-                    continue
+            except httpx.LocalProtocolError:
+                continue  # an illegal request the client library refuses to send
+            except httpx.HTTPError as e:
                 failures.append(f"{method} {url[:200]} -> connection error {e!r}")
+                cl.close()
+                clients.clear()
                 continue
             counts[r.status_code] = counts.get(r.status_code, 0) + 1
             if r.status_code >= 500:
@@ -454,3 +451,169 @@ def test_fuzz_never_5xx_and_always_json(alfax_server, fresh_account):
     assert not failures, f"{len(failures)} bad answers of {n}, first ones:\n" + "\n".join(failures[:15])
     with httpx.Client(timeout=5, trust_env=False) as c:
         assert c.get(alfax_server.base_url + "/health").status_code == 200
+
+
+# ------------------------------------------------------------------------------------------------ more §2 / §3 paths
+
+
+def test_price_below_min_price(acct, rules):
+    r = rules["BTCUSDT"]
+    expect(order(acct, symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.05", price="500"),
+           -4013, "Price less than min price.")
+
+
+def test_illegal_client_order_id_chars(acct, rules, pub):
+    r = order(acct, symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity=q(rules, pub),
+              price=str(far_buy_price(rules, pub)), newClientOrderId="bad id!")
+    body = r.json()
+    assert r.status_code == 400 and body["code"] == -1100, r.text
+    assert body["msg"].startswith("Illegal characters found in parameter 'newClientOrderId'; legal range is "), r.text
+
+
+def test_position_side_mismatch_in_one_way_mode(acct, rules, pub):
+    expect(order(acct, symbol="BTCUSDT", side="BUY", type="MARKET", quantity=q(rules, pub), positionSide="LONG"),
+           -4061, "Order's position side does not match user's setting.")
+
+
+def test_margin_type_and_position_mode_locked_by_orders_and_positions(acct, rules, pub):
+    px = far_buy_price(rules, pub, "ETHUSDT")
+    acct.ok("POST", "/fapi/v1/order", {"symbol": "ETHUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+                                       "quantity": q(rules, pub, "ETHUSDT"), "price": str(px)})
+    expect(acct.signed("POST", "/fapi/v1/marginType", {"symbol": "ETHUSDT", "marginType": "ISOLATED"}),
+           -4047, "Margin type cannot be changed if there exists open orders.")
+    expect(acct.signed("POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": "true"}),
+           -4067, "Position side cannot be changed if there exists open orders.")
+    acct.ok("DELETE", "/fapi/v1/allOpenOrders", {"symbol": "ETHUSDT"})
+    acct.ok("POST", "/fapi/v1/order", {"symbol": "ETHUSDT", "side": "BUY", "type": "MARKET",
+                                       "quantity": q(rules, pub, "ETHUSDT")})
+    expect(acct.signed("POST", "/fapi/v1/marginType", {"symbol": "ETHUSDT", "marginType": "ISOLATED"}),
+           -4048, "Margin type cannot be changed if there exists position.")
+    expect(acct.signed("POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": "true"}),
+           -4068, "Position side cannot be changed if there exists position.")
+    acct.ok("POST", "/fapi/v1/order", {"symbol": "ETHUSDT", "side": "SELL", "type": "MARKET",
+                                       "quantity": q(rules, pub, "ETHUSDT"), "reduceOnly": "true"})
+
+
+def test_max_position_at_leverage(acct, rules, pub):
+    acct.ok("POST", "/fapi/v1/leverage", {"symbol": "BTCUSDT", "leverage": 125})
+    px = far_buy_price(rules, pub, "BTCUSDT", "0.99")
+    qty = rules["BTCUSDT"].qty_for_notional(px, 60_000)  # first bracket caps 125x at 50,000 USDT
+    expect(order(acct, symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity=str(qty), price=str(px)),
+           -2027, "Exceeded the maximum allowable position at current leverage.")
+
+
+def test_max_open_orders(alfax_server, rules, pub):
+    a = alfax_server.create_account("100000")
+    r = alfax_server.rest(a)
+    try:
+        px = far_buy_price(rules, pub, "ETHUSDT")
+        qty = q(rules, pub, "ETHUSDT")
+        limit = 200
+        for i in range(limit):
+            res = order(r, symbol="ETHUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity=qty, price=str(px))
+            assert res.status_code == 200, f"order {i}: {res.text}"
+            if i % 60 == 59:
+                time.sleep(2.1)  # stay under ORDERS 300/10s
+        expect(order(r, symbol="ETHUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity=qty, price=str(px)),
+               -2025, "Reach max open order limit.")
+        assert len(r.ok("GET", "/fapi/v1/openOrders", {"symbol": "ETHUSDT"})) == limit
+        r.ok("DELETE", "/fapi/v1/allOpenOrders", {"symbol": "ETHUSDT"})
+    finally:
+        r.close()
+
+
+def test_batch_too_large(acct, rules, pub):
+    px = str(far_buy_price(rules, pub))
+    one = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": q(rules, pub), "price": px}
+    r = acct.signed("POST", "/fapi/v1/batchOrders", {"batchOrders": json.dumps([one] * 6, separators=(",", ":"))})
+    expect(r, -4082, "Invalid number of batch place orders.")
+
+
+def test_batch_element_errors_are_inline(acct, rules, pub):
+    px = str(far_buy_price(rules, pub))
+    good = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": q(rules, pub), "price": px}
+    bad = dict(good, side="SELL", type="MARKET", reduceOnly="true")
+    bad.pop("price"), bad.pop("timeInForce")
+    r = acct.signed("POST", "/fapi/v1/batchOrders", {"batchOrders": json.dumps([good, bad], separators=(",", ":"))})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out[0]["status"] == "NEW" and out[1] == {"code": -2022, "msg": "ReduceOnly Order is rejected."}, out
+    acct.ok("DELETE", "/fapi/v1/allOpenOrders", {"symbol": "BTCUSDT"})
+
+
+def test_close_position_with_quantity(acct, rules, pub):
+    m = mark_price(pub, "BTCUSDT")
+    r = acct.signed("POST", "/fapi/v1/algoOrder", {
+        "algoType": "CONDITIONAL", "symbol": "BTCUSDT", "side": "SELL", "type": "STOP_MARKET",
+        "triggerPrice": str(rules["BTCUSDT"].round_price(m * D("0.9"))), "closePosition": "true", "quantity": q(rules, pub)})
+    expect(r, -4137, "Quantity must be zero with closePosition equals true")
+
+
+def test_weight_headers(acct, pub, rules):
+    r = pub.public("GET", "/fapi/v1/time")
+    assert int(r.headers["X-MBX-USED-WEIGHT-1M"]) >= 1
+    r = order(acct, symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity=q(rules, pub),
+              price=str(far_buy_price(rules, pub)))
+    assert r.status_code == 200, r.text
+    assert int(r.headers["X-MBX-ORDER-COUNT-10S"]) >= 1 and int(r.headers["X-MBX-ORDER-COUNT-1M"]) >= 1
+    assert "X-MBX-USED-WEIGHT-1M" in r.headers
+    acct.ok("DELETE", "/fapi/v1/allOpenOrders", {"symbol": "BTCUSDT"})
+
+
+def test_ip_weight_limit_429_then_418(alfax_server):
+    """2400 weight/minute per IP: ticker/24hr without symbol weighs 40. Uses its own loopback source address."""
+    src = "127.0.77.77"
+    seen_429 = seen_418 = None
+    with httpx.Client(base_url=alfax_server.base_url, timeout=10, trust_env=False,
+                      transport=httpx.HTTPTransport(local_address=src)) as c:
+        for i in range(400):
+            r = c.get("/fapi/v1/ticker/24hr")
+            if r.status_code == 429 and seen_429 is None:
+                seen_429 = (i, r)
+            if r.status_code == 418:
+                seen_418 = (i, r)
+                break
+    assert seen_429, "no 429 after 400 x weight-40 requests from one IP"
+    i, r = seen_429
+    assert 55 <= i <= 65, f"first 429 after {i} requests (expected ~60 = 2400/40)"
+    body = r.json()
+    assert body["code"] == -1003 and body["msg"] == (
+        "Too many requests; current limit is 2400 requests per minute. "
+        "Please use the websocket for live updates to avoid polling the API."), body
+    assert int(r.headers["Retry-After"]) > 0
+    if seen_418:
+        body = seen_418[1].json()
+        assert body["code"] == -1003 and body["msg"].startswith("Way too many requests; IP banned until "), body
+        assert int(seen_418[1].headers["Retry-After"]) > 0
+    # other addresses are unaffected
+    with httpx.Client(timeout=5, trust_env=False) as c:
+        assert c.get(alfax_server.base_url + "/fapi/v1/time").status_code == 200
+
+
+def test_order_rate_limit_per_account(alfax_server, rules, pub):
+    """ORDERS 300 per 10 s per account -> 429 -1015 (place + cancel pairs so no other limit interferes)."""
+    a = alfax_server.create_account("10000")
+    r = alfax_server.rest(a)
+    try:
+        px = str(far_buy_price(rules, pub))
+        qty = q(rules, pub)
+        t0 = time.monotonic()
+        hit = None
+        for i in range(320):
+            res = order(r, symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity=qty, price=px)
+            if res.status_code == 429:
+                hit = (i, res)
+                break
+            assert res.status_code == 200, res.text
+            if i % 150 == 149:
+                r.ok("DELETE", "/fapi/v1/allOpenOrders", {"symbol": "BTCUSDT"})
+        elapsed = time.monotonic() - t0
+        if hit is None and elapsed > 10:
+            pytest.skip(f"placing 320 orders took {elapsed:.1f}s (> the 10 s window)")
+        assert hit is not None, "no 429 after 320 orders in under 10 s"
+        i, res = hit
+        assert i == 300, f"ORDERS limit hit after {i} orders (expected 300)"
+        expect(res, -1015, "Too many new orders; current limit is 300 orders per 10 SECOND.", 429)
+        r.ok("DELETE", "/fapi/v1/allOpenOrders", {"symbol": "BTCUSDT"})
+    finally:
+        r.close()

@@ -171,21 +171,48 @@ def test_pending_market_not_written_without_a_following_append(tmp_path):
     assert led.last_committed_seq == 1 and led.metrics()["rows"] == 1
 
 
-def test_commit_failure_is_fail_stop(tmp_path):
-    led = Ledger(tmp_path / "f.db")
-    assert led.append(1, Transfer(1, 1)).result(10) == 1
+def _sabotage(path, seq):
+    """Another connection takes the next journal_seq: the writer's INSERT fails with a UNIQUE violation."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO journal (journal_seq, ts, kind, payload) VALUES (?, 0, 'x', x'7b7d')", (seq,))
+    conn.commit()
+    conn.close()
+
+
+def test_unencodable_command_rejected_in_the_caller(tmp_path):
+    from alfax.ledger.codec import CodecError
 
     class Bogus:
         kind = "bogus"
 
-    bad = led.append(2, Bogus())  # cannot be encoded: the commit fails
+    with Ledger(tmp_path / "u.db") as led:
+        with pytest.raises(CodecError):
+            led.append(1, Bogus())
+        assert led.append(2, Transfer(1, 1)).result(10) == 1  # no seq consumed, ledger still healthy
+
+
+def test_commit_failure_is_fail_stop(tmp_path):
+    path = tmp_path / "f.db"
+    led = Ledger(path)
+    assert led.append(1, Transfer(1, 1)).result(10) == 1
+    _sabotage(path, 2)
+    bad = led.append(2, Transfer(1, 2))
     with pytest.raises(LedgerError):
         bad.result(10)
     with pytest.raises(LedgerError):
         led.append(3, Transfer(1, 3))
     assert led.metrics()["failed"]
     led.close()
-    assert [s for s, _, _ in _journal(tmp_path / "f.db")] == [1]
+    import sqlite3
+
+    rows = sqlite3.connect(path).execute("SELECT journal_seq, kind FROM journal").fetchall()
+    assert rows == [(1, "transfer"), (2, "x")]  # nothing of the failed batch
+    from alfax.ledger import RecoveryError
+
+    with pytest.raises(RecoveryError, match="journal row 2 cannot be decoded"):
+        _journal(path)
 
 
 def test_metrics_shape(tmp_path):
@@ -241,18 +268,26 @@ def test_append_async_batches_and_resolves_on_the_loop(tmp_path):
 
 
 def test_append_async_failure_propagates(tmp_path):
-    led = Ledger(tmp_path / "af.db")
-
-    class Bogus:
-        kind = "bogus"
+    path = tmp_path / "af.db"
+    led = Ledger(path)
 
     async def main():
         ok = await led.append_async(1, Transfer(1, 1))
+        _sabotage(path, 2)
         with pytest.raises(LedgerError):
-            await led.append_async(2, Bogus())
+            await led.append_async(2, Transfer(1, 2))
         with pytest.raises(LedgerError):
             led.append_async(3, Transfer(1, 1))
         return ok
 
     assert asyncio.run(main()) == 1
     led.close()
+
+
+def test_max_batch_bounds_a_transaction(tmp_path):
+    led = Ledger(tmp_path / "mb.db", max_batch=10)
+    futs = [led.append(i, Transfer(1, i)) for i in range(100)]
+    assert [f.result(10) for f in futs] == list(range(1, 101))
+    m = led.metrics()
+    led.close()
+    assert m["commits"] >= 10 and m["rows_per_commit"] <= 10 and m["enqueued"] == 100

@@ -71,7 +71,7 @@ def test_get_order_by_id_and_client_id(db):
     assert r.get_order(1, "BTCUSDT", client_order_id="c4").status is OrderStatus.CANCELED
     assert r.get_order(1, "ETHUSDT", order_id=3) is None
     assert r.get_order(2, "BTCUSDT", order_id=3) is None
-    assert r.get_order(1, "BTCUSDT", order_id=3, client_order_id="c9") is None
+    assert r.get_order(1, "BTCUSDT", order_id=3, client_order_id="c9").order_id == 3  # orderId wins
     assert r.get_order(1, "BTCUSDT") is None
 
 
