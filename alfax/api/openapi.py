@@ -19,6 +19,79 @@ _SIGNED_PARAMS = [
      "description": "hex HMAC-SHA256 of the raw query string concatenated with the raw body (without signature)"},
 ]
 
+# Documented parameters per (method, path): "name" optional, "name!" required. Documentation only: the handlers
+# (alfax.api.market/account/trading/...) are the authority and ignore unknown parameters.
+_ORDER = ("symbol! side! type! quantity price timeInForce reduceOnly closePosition positionSide newClientOrderId "
+          "stopPrice workingType priceProtect activationPrice callbackRate goodTillDate newOrderRespType")
+_ALGO = ("symbol! side! type! algoType quantity price timeInForce reduceOnly closePosition positionSide clientAlgoId "
+         "triggerPrice workingType priceProtect activatePrice callbackRate goodTillDate newOrderRespType")
+_KL = "interval! startTime endTime limit"
+PARAMS: dict[tuple[str, str], str] = {
+    ("GET", "/fapi/v1/depth"): "symbol! limit",
+    ("GET", "/fapi/v1/trades"): "symbol! limit",
+    ("GET", "/fapi/v1/aggTrades"): "symbol! fromId startTime endTime limit",
+    ("GET", "/fapi/v1/klines"): "symbol! " + _KL,
+    ("GET", "/fapi/v1/continuousKlines"): "pair! contractType! " + _KL,
+    ("GET", "/fapi/v1/indexPriceKlines"): "pair! " + _KL,
+    ("GET", "/fapi/v1/markPriceKlines"): "symbol! " + _KL,
+    ("GET", "/fapi/v1/premiumIndexKlines"): "symbol! " + _KL,
+    ("GET", "/fapi/v1/premiumIndex"): "symbol",
+    ("GET", "/fapi/v1/fundingRate"): "symbol startTime endTime limit",
+    ("GET", "/fapi/v1/ticker/24hr"): "symbol",
+    ("GET", "/fapi/v1/ticker/price"): "symbol",
+    ("GET", "/fapi/v2/ticker/price"): "symbol",
+    ("GET", "/fapi/v1/ticker/bookTicker"): "symbol",
+    ("GET", "/fapi/v1/openInterest"): "symbol!",
+    ("GET", "/futures/data/openInterestHist"): "symbol! period! limit startTime endTime",
+    ("GET", "/fapi/v2/positionRisk"): "symbol",
+    ("GET", "/fapi/v3/positionRisk"): "symbol",
+    ("GET", "/fapi/v1/leverageBracket"): "symbol",
+    ("GET", "/fapi/v1/commissionRate"): "symbol!",
+    ("GET", "/fapi/v1/symbolConfig"): "symbol",
+    ("GET", "/fapi/v1/userTrades"): "symbol! orderId startTime endTime fromId limit",
+    ("GET", "/fapi/v1/income"): "symbol incomeType startTime endTime page limit",
+    ("GET", "/fapi/v1/positionMargin/history"): "symbol! type startTime endTime limit",
+    ("GET", "/fapi/v1/order"): "symbol! orderId origClientOrderId",
+    ("GET", "/fapi/v1/openOrder"): "symbol! orderId origClientOrderId",
+    ("GET", "/fapi/v1/openOrders"): "symbol",
+    ("GET", "/fapi/v1/allOrders"): "symbol orderId startTime endTime limit",
+    ("GET", "/fapi/v1/algoOrder"): "algoId clientAlgoId",
+    ("GET", "/fapi/v1/openAlgoOrders"): "symbol",
+    ("GET", "/fapi/v1/allAlgoOrders"): "symbol startTime endTime limit",
+    ("POST", "/fapi/v1/positionSide/dual"): "dualSidePosition!",
+    ("POST", "/fapi/v1/multiAssetsMargin"): "multiAssetsMargin!",
+    ("POST", "/fapi/v1/leverage"): "symbol! leverage!",
+    ("POST", "/fapi/v1/marginType"): "symbol! marginType!",
+    ("POST", "/fapi/v1/positionMargin"): "symbol! amount! type! positionSide",
+    ("POST", "/fapi/v1/order"): _ORDER,
+    ("PUT", "/fapi/v1/order"): "symbol! side! quantity! price! orderId origClientOrderId",
+    ("DELETE", "/fapi/v1/order"): "symbol! orderId origClientOrderId",
+    ("DELETE", "/fapi/v1/allOpenOrders"): "symbol!",
+    ("POST", "/fapi/v1/batchOrders"): "batchOrders!",
+    ("DELETE", "/fapi/v1/batchOrders"): "symbol! orderIdList origClientOrderIdList",
+    ("POST", "/fapi/v1/countdownCancelAll"): "symbol! countdownTime!",
+    ("POST", "/fapi/v1/algoOrder"): _ALGO,
+    ("DELETE", "/fapi/v1/algoOrder"): "algoId clientAlgoId",
+    ("DELETE", "/fapi/v1/algoOpenOrders"): "symbol!",
+    ("PUT", "/fapi/v1/listenKey"): "listenKey",
+    ("DELETE", "/fapi/v1/listenKey"): "listenKey",
+    ("POST", "/alfax/admin/accounts"): "alias balance",
+    ("POST", "/alfax/admin/accounts/fund"): "accountId! amount!",
+    ("POST", "/alfax/admin/keys"): "accountId! permissions label",
+    ("GET", "/alfax/admin/keys"): "accountId",
+    ("DELETE", "/alfax/admin/keys"): "apiKey!",
+}
+
+
+def _params(method: str, path: str) -> list[dict]:
+    out = []
+    for tok in PARAMS.get((method, path), "").split():
+        req = tok.endswith("!")
+        out.append({"name": tok.rstrip("!"), "in": "query", "required": req, "schema": {"type": "string"},
+                    "description": "query string or form body (the query string wins)"})
+    return out
+
+
 _ERROR = {
     "type": "object",
     "properties": {"code": {"type": "integer"}, "msg": {"type": "string"}},
@@ -44,8 +117,11 @@ def build_document(endpoints, rate_limits: list[dict] | None = None) -> dict:
         }
         if e.security is not Security.NONE:
             op["security"] = [{"ApiKey": []}]
+        params = _params(e.method, e.path)
         if e.security.signed:
-            op["parameters"] = _SIGNED_PARAMS
+            params = params + _SIGNED_PARAMS
+        if params:
+            op["parameters"] = params
         paths.setdefault(e.path, {})[e.method.lower()] = op
     doc = {
         "openapi": "3.1.0",

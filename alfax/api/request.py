@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from alfax.domain.errors import Err, VenueError
 from alfax.domain.instruments import Instrument
@@ -67,6 +67,3 @@ class Raw(bytes):
 class Yaml(bytes):
     """A handler result that is a YAML document (served as application/yaml)."""
 
-
-def result(obj: Any) -> Any:
-    return obj

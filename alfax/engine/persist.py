@@ -12,7 +12,6 @@ import hashlib
 import heapq
 import json
 from dataclasses import fields
-from enum import Enum
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -26,7 +25,7 @@ from .book import RefMarket
 if TYPE_CHECKING:  # pragma: no cover
     from .venue import Venue
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: orders / algo orders / positions as rows with a column header
 
 _ENUMS = {"side": Side, "type": OrderType, "orig_type": OrderType, "order_type": OrderType,
           "time_in_force": TimeInForce, "position_side": PositionSide, "working_type": WorkingType,
@@ -34,23 +33,13 @@ _ENUMS = {"side": Side, "type": OrderType, "orig_type": OrderType, "order_type":
 
 
 _NAMES = {cls: tuple(f.name for f in fields(cls)) for cls in (Order, AlgoOrder, Position)}
-_ENUM_NAMES = {cls: tuple(n for n in names if n in _ENUMS or n == "status") for cls, names in _NAMES.items()}
-
-
-def dump(obj) -> dict:
-    """Plain dict of an Order / AlgoOrder / Position (enums as their wire values)."""
-    cls = type(obj)
-    out = {n: getattr(obj, n) for n in _NAMES[cls]}
-    for n in _ENUM_NAMES[cls]:
-        out[n] = out[n].value
-    return out
 
 
 _GETTERS = {cls: attrgetter(*names) for cls, names in _NAMES.items()}
 
 
 def row(obj) -> list:
-    """Positional form (dataclass field order) used by the state hash: much cheaper than sorted dicts. The enums
+    """Positional form (dataclass field order) for the snapshot and the hash: much cheaper than dicts. The enums
     are ``str`` subclasses, so JSON writes their wire value."""
     return list(_GETTERS[type(obj)](obj))
 
@@ -67,7 +56,8 @@ def _load(cls, d: dict, status_enum=None):
     return cls(**kw)
 
 
-def _user_state(v: "Venue", fmt=dump) -> dict:
+def _user_state(v: "Venue") -> dict:
+    fmt = row
     accounts = []
     for aid in sorted(v.accounts):
         a = v.accounts[aid]
@@ -80,12 +70,9 @@ def _user_state(v: "Venue", fmt=dump) -> dict:
     orders = []
     prio = v.order_prio
     for oid in sorted(v.orders):
-        d = fmt(v.orders[oid])
-        if fmt is dump:
-            d["_prio"] = prio.get(oid, 0)
-        else:
-            d.append(prio.get(oid, 0))
-        orders.append(d)
+        r = fmt(v.orders[oid])
+        r.append(prio.get(oid, 0))
+        orders.append(r)
     algos = [fmt(v.algos[i]) for i in sorted(v.algos)]
     waiting = [[oid, fmt(v.algo_waiting[oid])] for oid in sorted(v.algo_waiting)]
     return {
@@ -99,13 +86,17 @@ def _user_state(v: "Venue", fmt=dump) -> dict:
 
 
 def state_hash(v: "Venue") -> str:
-    blob = json.dumps(_user_state(v, row), sort_keys=True, separators=(",", ":")).encode()
+    # every dict in the state is built in a fixed order, so no sort_keys is needed (it is the costly part)
+    blob = json.dumps(_user_state(v), separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()
 
 
 def snapshot(v: "Venue") -> dict:
+    """JSON-able. Entities are rows in dataclass field order; ``columns`` names them (orders add ``_prio``)."""
     return {
         "version": SNAPSHOT_VERSION,
+        "columns": {"order": list(_NAMES[Order]) + ["_prio"], "algo": list(_NAMES[AlgoOrder]),
+                    "position": list(_NAMES[Position])},
         "user": _user_state(v),
         "markets": {s: v.markets[s].dump() for s in sorted(v.markets)},
         "next_funding_ms": v.next_funding_ms,
@@ -116,14 +107,16 @@ def restore(v: "Venue", snap: dict) -> None:
     if snap.get("version") != SNAPSHOT_VERSION:
         raise ValueError(f"unsupported snapshot version {snap.get('version')}")
     u = snap["user"]
+    cols = snap["columns"]
+    oc, ac, pc = cols["order"], cols["algo"], cols["position"]
     for d in u["accounts"]:
         a = Account(d["account_id"], alias=d["alias"], wallet_balance=d["wallet_balance"], dual_side=d["dual_side"],
                     update_time=d["update_time"])
         for s, (lev, mt) in d["settings"].items():
             a.settings[s] = SymbolSettings(lev, MarginType(mt))
         v.accounts[a.account_id] = a
-    for d in u["positions"]:
-        p = _load(Position, d)
+    for r in u["positions"]:
+        p = _load(Position, dict(zip(pc, r)))
         v.pos_map[(p.account_id, p.symbol, p.position_side)] = p
         if p.qty:
             v.track_position(p)
@@ -132,18 +125,18 @@ def restore(v: "Venue", snap: dict) -> None:
     v.next_algo_id, v.next_tran_id, v.next_prio = c["algo"], c["tran"], c["prio"]
     v.insurance_balance = u["insurance_balance"]
     v.margin_called = set(u["margin_called"])
-    for d in u["orders"]:
-        d = dict(d)
+    for r in u["orders"]:
+        d = dict(zip(oc, r))
         prio = d.pop("_prio")
         o = _load(Order, d, OrderStatus)
         v.register_order(o)
         if prio:
             v.order_prio[o.order_id] = prio
             v.resting[o.symbol].add(o, prio)
-    for d in u["algos"]:
-        v.register_algo(_load(AlgoOrder, d, AlgoStatus))
-    for oid, d in u["algo_waiting"]:
-        v.algo_waiting[oid] = _load(AlgoOrder, d, AlgoStatus)
+    for r in u["algos"]:
+        v.register_algo(_load(AlgoOrder, dict(zip(ac, r)), AlgoStatus))
+    for oid, r in u["algo_waiting"]:
+        v.algo_waiting[oid] = _load(AlgoOrder, dict(zip(ac, r)), AlgoStatus)
     for a, s, d in u["countdowns"]:
         v.countdowns[(a, s)] = d
         heapq.heappush(v.countdown_heap, (d, a, s))

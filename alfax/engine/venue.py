@@ -88,6 +88,9 @@ class Venue:
 
     # ================================================================== command entry point
     def handle(self, cmd: C.Command) -> list[Event]:
+        """Execute one command; returns its events (seq-numbered). Raises ``VenueError`` with the state unchanged
+        (all checks run before any mutation). Time-driven work (GTD, countdown, funding) runs after the command
+        succeeded, so a rejected command never changes anything."""
         self.now = self.clock.now_ms()
         fn = self._dispatch.get(type(cmd))
         if fn is None:

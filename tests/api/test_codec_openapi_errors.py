@@ -161,3 +161,11 @@ def test_app_renders_errors_and_never_5xx(tmp_path):
         asyncio.run(go())
     finally:
         h.close()
+
+
+def test_openapi_param_docs_match_table():
+    keys = {(e.method, e.path) for e in ENDPOINTS}
+    assert set(openapi.PARAMS) <= keys
+    doc = openapi.build_document(ENDPOINTS)
+    names = {p["name"]: p["required"] for p in doc["paths"]["/fapi/v1/order"]["post"]["parameters"]}
+    assert names["symbol"] is True and names["price"] is False and names["signature"] is True

@@ -79,3 +79,16 @@ def test_restore_at_many_points(seed, risky):
         _, lb = replay(cmds[start:start + 40], clock2, r)
         assert la == lb
         assert r.state_hash() == v.state_hash()
+
+
+def test_snapshot_does_not_alias_live_state():
+    from engine_helpers import Side, Sim
+    s = Sim()
+    s.limit(Side.BUY, "0.1", "29000.0")
+    snap = s.v.snapshot()
+    before = json.dumps(snap, sort_keys=True)
+    s.market(Side.BUY, "0.5")
+    s.do(s.v.open_orders(1) and __import__("alfax.domain.commands", fromlist=["x"]).CancelAllOrders(1, "BTCUSDT"))
+    s.book([("1000.0", "1")], [("1000.1", "1")])
+    assert json.dumps(snap, sort_keys=True) == before
+    assert snap["user"]["orders"] and snap["markets"]["BTCUSDT"]["asks"]
