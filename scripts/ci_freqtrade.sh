@@ -8,6 +8,7 @@
 #   ALFAX_PYTHON  python with alfax + httpx      (default /work/venv/bin/python, else python3)
 #   FT_SECONDS    how long Freqtrade trades      (default 240)
 #   KEEP_WORKDIR  1 = keep the temp dir (logs, config, dbs) after success
+#   FT_NO_EXCHANGE_STOPLOSS  1 = diagnostic run without stoploss_on_exchange (and without the algo-order check)
 #
 # Steps: start `alfax serve` on a free port with a tmp db and --speed 1, create an account through the CLI,
 # write the Freqtrade config (tests/freqtrade/config.template.json), run
@@ -71,7 +72,13 @@ else
 fi
 [[ -n "$KEY" && -n "$SECRET" ]] || { echo "no API credentials" >&2; exit 1; }
 
-"$PY" "$RUNNER" write-config --url "$URL" --key "$KEY" --secret "$SECRET" --workdir "$WORK" --out "$WORK/config.json"
+EXTRA_CFG=(); EXTRA_VERIFY=()
+if [[ "${FT_NO_EXCHANGE_STOPLOSS:-0}" == "1" ]]; then
+  echo "DIAGNOSTIC MODE: stoploss_on_exchange disabled, algo-order check skipped"
+  EXTRA_CFG=(--no-exchange-stoploss); EXTRA_VERIFY=(--no-algo)
+fi
+"$PY" "$RUNNER" write-config --url "$URL" --key "$KEY" --secret "$SECRET" --workdir "$WORK" --out "$WORK/config.json" \
+  ${EXTRA_CFG[@]+"${EXTRA_CFG[@]}"}
 mkdir -p "$WORK/ft_user_data"
 "$FREQTRADE" create-userdir --userdir "$WORK/ft_user_data" >/dev/null 2>&1 || true
 
@@ -91,7 +98,7 @@ grep -E "WARNING|ERROR|Exception|Traceback|Entering|Exiting|Order .* (created|ca
 
 echo "== verifying through the REST API"
 set +e
-"$PY" "$RUNNER" verify --url "$URL" --key "$KEY" --secret "$SECRET"
+"$PY" "$RUNNER" verify --url "$URL" --key "$KEY" --secret "$SECRET" ${EXTRA_VERIFY[@]+"${EXTRA_VERIFY[@]}"}
 VERIFY_RC=$?
 set -e
 if [[ $VERIFY_RC -ne 0 ]]; then

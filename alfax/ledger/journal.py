@@ -148,13 +148,19 @@ def _encode_item(cmd: Command, events: Iterable[Event]) -> tuple:
         k = ev.kind
         if k == "order":
             o = ev.order
-            orders.append((o.order_id, o.account_id, o.symbol, o.client_order_id, o.time, o.update_time,
-                           o.status.value, dumps(encode(o))))
             t = ev.trade
             if t is not None:
                 trades.append((t.trade_id, t.account_id, t.symbol, t.order_id, t.time, dumps(encode(t))))
+            # Open orders live in the engine (and are rebuilt by replay); the history table only needs their
+            # final state, which halves the rows written on the order path.
+            if o.status.is_open:
+                continue
+            orders.append((o.order_id, o.account_id, o.symbol, o.client_order_id, o.time, o.update_time,
+                           o.status.value, dumps(encode(o))))
         elif k == "algo":
             a = ev.algo
+            if a.is_open:  # same reasoning as for orders: open algo orders are served from the engine
+                continue
             algos.append((a.algo_id, a.account_id, a.symbol, a.client_algo_id, a.create_time, a.update_time,
                           a.status.value, dumps(encode(a))))
         elif k == "income":

@@ -37,7 +37,6 @@ CREATE TABLE IF NOT EXISTS orders (
     status          TEXT    NOT NULL,
     payload         BLOB    NOT NULL
 );
-CREATE INDEX IF NOT EXISTS orders_acct_sym_time ON orders (account_id, symbol, time);
 CREATE INDEX IF NOT EXISTS orders_acct_sym_id   ON orders (account_id, symbol, order_id);
 CREATE INDEX IF NOT EXISTS orders_acct_coid     ON orders (account_id, client_order_id);
 
@@ -51,7 +50,6 @@ CREATE TABLE IF NOT EXISTS algo_orders (
     status         TEXT    NOT NULL,
     payload        BLOB    NOT NULL
 );
-CREATE INDEX IF NOT EXISTS algo_acct_time     ON algo_orders (account_id, create_time);
 CREATE INDEX IF NOT EXISTS algo_acct_sym_time ON algo_orders (account_id, symbol, create_time);
 CREATE INDEX IF NOT EXISTS algo_acct_caid     ON algo_orders (account_id, client_algo_id);
 
@@ -64,7 +62,6 @@ CREATE TABLE IF NOT EXISTS trades (
     payload    BLOB    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS trades_acct_sym_id    ON trades (account_id, symbol, trade_id);
-CREATE INDEX IF NOT EXISTS trades_acct_sym_time  ON trades (account_id, symbol, time);
 CREATE INDEX IF NOT EXISTS trades_acct_sym_order ON trades (account_id, symbol, order_id);
 
 CREATE TABLE IF NOT EXISTS income (
@@ -77,8 +74,6 @@ CREATE TABLE IF NOT EXISTS income (
     payload     BLOB    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS income_acct_time      ON income (account_id, time);
-CREATE INDEX IF NOT EXISTS income_acct_type_time ON income (account_id, income_type, time);
-CREATE INDEX IF NOT EXISTS income_acct_sym_time  ON income (account_id, symbol, time);
 
 CREATE TABLE IF NOT EXISTS api_keys (
     api_key     TEXT PRIMARY KEY,

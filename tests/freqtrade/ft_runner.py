@@ -78,7 +78,10 @@ def cmd_write_config(args) -> int:
     base = args.url.rstrip("/")
     text = (text.replace("__BASE__", base).replace("__API_KEY__", args.key)
             .replace("__API_SECRET__", args.secret).replace("__WORKDIR__", str(Path(args.workdir).resolve())))
-    json.loads(text)  # must stay valid JSON
+    cfg = json.loads(text)  # must stay valid JSON
+    if args.no_exchange_stoploss:  # diagnostic mode: isolates stop-loss (algo order) problems from the rest
+        cfg["order_types"]["stoploss_on_exchange"] = False
+        text = json.dumps(cfg, indent=2)
     Path(args.out).write_text(text)
     print(f"wrote {args.out}")
     return 0
@@ -148,7 +151,7 @@ def cmd_verify(args) -> int:
             algos += api.get("/fapi/v1/allAlgoOrders", symbol=sym)
         except RuntimeError as e:
             problems.append(f"allAlgoOrders {sym}: {e}")
-    if not algos:
+    if not algos and not args.no_algo:
         problems.append("no algo (stop-loss) order in allAlgoOrders")
     income = api.get("/fapi/v1/income", limit=1000)
     for s in summary.values():
@@ -185,11 +188,13 @@ def main(argv=None) -> int:
     c = sub.add_parser("write-config")
     for k in ("--url", "--key", "--secret", "--workdir", "--out"):
         c.add_argument(k, required=True)
+    c.add_argument("--no-exchange-stoploss", action="store_true")
     c.set_defaults(func=cmd_write_config)
     v = sub.add_parser("verify")
     for k in ("--url", "--key", "--secret"):
         v.add_argument(k, required=True)
     v.add_argument("--since", type=int, default=0)
+    v.add_argument("--no-algo", action="store_true", help="do not require algo orders (diagnostic runs)")
     v.set_defaults(func=cmd_verify)
     args = p.parse_args(argv)
     return args.func(args)

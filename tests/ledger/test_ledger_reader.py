@@ -24,12 +24,12 @@ def db(tmp_path):
 
     # 30 orders for account 1 BTCUSDT at t = 1000 + 10*i, 5 for ETHUSDT, 5 for account 2
     for i in range(1, 31):
-        o = order(i, time=1000 + 10 * i)
+        o = order(i, time=1000 + 10 * i, status=OrderStatus.EXPIRED)
         led.append(o.time, PO, [order_event(nxt(), o)])
     for i in range(31, 36):
-        led.append(0, PO, [order_event(nxt(), order(i, symbol="ETHUSDT", time=2000 + i))])
+        led.append(0, PO, [order_event(nxt(), order(i, symbol="ETHUSDT", time=2000 + i, status=OrderStatus.EXPIRED))])
     for i in range(36, 41):
-        led.append(0, PO, [order_event(nxt(), order(i, account_id=2, time=2000 + i))])
+        led.append(0, PO, [order_event(nxt(), order(i, account_id=2, time=2000 + i, status=OrderStatus.EXPIRED))])
     # order 3 fills in two trades (later state replaces the earlier one), order 4 is canceled
     o3 = order(3, time=1030)
     o3.executed_qty, o3.status, o3.update_time = 4, OrderStatus.PARTIALLY_FILLED, 5000
@@ -52,7 +52,7 @@ def db(tmp_path):
         led.append(8000 + i, Transfer(1, 1), [income_event(nxt(), income_type=IncomeType.FUNDING_FEE,
                                                             symbol="ETHUSDT", ts=8000 + i)])
     for i in range(1, 11):
-        a = algo(i, create_time=1000 + i, symbol="BTCUSDT" if i % 2 else "ETHUSDT")
+        a = algo(i, create_time=1000 + i, symbol="BTCUSDT" if i % 2 else "ETHUSDT", status=AlgoStatus.EXPIRED)
         led.append(a.create_time, PO, [algo_event(nxt(), a)])
     a5 = algo(5, create_time=1005)
     a5.status = AlgoStatus.CANCELED
@@ -130,7 +130,7 @@ def test_algos(db):
 
 def test_reader_sees_commits_while_writer_runs(db):
     led, r = db
-    o = order(999, time=99_999)
+    o = order(999, time=99_999, status=OrderStatus.FILLED)
     fut = led.append(99_999, PO, [order_event(10_000, o)])
     fut.result(10)  # ack == visible to the reader
     assert r.get_order(1, "BTCUSDT", order_id=999) == o
@@ -149,3 +149,19 @@ def test_queries_use_indexes(db):
         plans.append(plan)
         assert "USING INDEX" in plan or "USING COVERING INDEX" in plan or "PRIMARY KEY" in plan, plan
         assert "SCAN orders" not in plan.replace("USING", "") or "INDEX" in plan
+
+
+def test_open_orders_are_not_written_to_history(tmp_path):
+    """Open orders live in the engine; the history table receives an order only in its final state."""
+    led = Ledger(tmp_path / "o.db")
+    o = order(1, status=OrderStatus.NEW)
+    a = algo(1)
+    led.append(1, PO, [order_event(1, o), algo_event(2, a)]).result(10)
+    r = LedgerReader(tmp_path / "o.db")
+    assert r.get_order(1, "BTCUSDT", 1) is None and r.get_algo(1, 1) is None
+    done = o.copy()
+    done.status = OrderStatus.CANCELED
+    led.append(2, CancelOrder(1, "BTCUSDT", 1), [order_event(3, done, ExecutionType.CANCELED)]).result(10)
+    assert r.get_order(1, "BTCUSDT", 1).status is OrderStatus.CANCELED
+    r.close()
+    led.close()
