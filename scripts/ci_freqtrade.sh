@@ -9,6 +9,8 @@
 #   FT_SECONDS    how long Freqtrade trades      (default 240)
 #   KEEP_WORKDIR  1 = keep the temp dir (logs, config, dbs) after success
 #   FT_NO_EXCHANGE_STOPLOSS  1 = diagnostic run without stoploss_on_exchange (and without the algo-order check)
+#   FT_SEED_ORDERS  N = diagnostic: first place+cancel N orders on the demo account so the venue's orderIds run
+#                   ahead of its algoIds (works around orderId/algoId collisions, which crash Freqtrade)
 #
 # Steps: start `alfax serve` on a free port with a tmp db and --speed 1, create an account through the CLI,
 # write the Freqtrade config (tests/freqtrade/config.template.json), run
@@ -72,6 +74,12 @@ else
 fi
 [[ -n "$KEY" && -n "$SECRET" ]] || { echo "no API credentials" >&2; exit 1; }
 
+if [[ "${FT_SEED_ORDERS:-0}" != "0" ]]; then
+  DEMO_KEY="$(sed -n 's/^  API key:    //p' "$WORK/server.log" | head -n1)"
+  DEMO_SECRET="$(sed -n 's/^  API secret: //p' "$WORK/server.log" | head -n1)"
+  echo "DIAGNOSTIC MODE: seeding ${FT_SEED_ORDERS} orders on the demo account"
+  "$PY" "$RUNNER" seed-orders --url "$URL" --key "$DEMO_KEY" --secret "$DEMO_SECRET" --n "$FT_SEED_ORDERS"
+fi
 EXTRA_CFG=(); EXTRA_VERIFY=()
 if [[ "${FT_NO_EXCHANGE_STOPLOSS:-0}" == "1" ]]; then
   echo "DIAGNOSTIC MODE: stoploss_on_exchange disabled, algo-order check skipped"

@@ -387,7 +387,7 @@ def amend_order(v: "Venue", cmd: C.AmendOrder) -> None:
     order.quantity = cmd.quantity
     order.price = cmd.price
     order.update_time = v.now
-    order.reserved_margin = 0
+    v.set_reserved(order, 0)
     v.emit(OrderUpdated, account_id=order.account_id, order=copy_order(order), exec_type=ExecutionType.AMENDMENT)
     matching.take(v, order, plan, reducing)
     if order.is_open:

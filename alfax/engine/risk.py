@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..domain import margin as M
 from ..domain.accounts import Account
-from ..domain.enums import MarginType, OrderType, PositionSide, Side, TimeInForce
+from ..domain.enums import MarginType, OrderStatus, OrderType, PositionSide, Side, TimeInForce
 from ..domain.errors import Err, VenueError
 from ..domain.instruments import Instrument
 from ..domain.money import RATE_SCALE, format_trimmed, AMOUNT_DECIMALS
@@ -27,6 +27,7 @@ MAX_CALLBACK = 10_000_000  # 10 %
 MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET,
                           OrderType.TRAILING_STOP_MARKET})
 LIMIT_PRICED = frozenset({OrderType.LIMIT, OrderType.STOP, OrderType.TAKE_PROFIT})
+_EMPTY: dict = {}
 
 
 # ---------------------------------------------------------------- account figures
@@ -77,15 +78,35 @@ def figures(v: "Venue", account_id: int) -> Figures:
             cross_upnl += u
             cross_pos_im += im
             cross_maint += mm
-    ooim = 0
-    for o in v.acct_orders.get(account_id, {}).values():
-        ooim += o.reserved_margin
+    ooim = v.ooim.get(account_id, 0)  # kept current by Venue.set_reserved / register_order / order_done
     f.wallet = acct.wallet_balance
     f.iso_wallets = iso
     f.cross_wallet = acct.wallet_balance - iso
     f.upnl, f.cross_upnl, f.pos_im, f.cross_pos_im = upnl, cross_upnl, pos_im, cross_pos_im
     f.maint, f.cross_maint, f.ooim = maint, cross_maint, ooim
     return f
+
+
+def available(v: "Venue", account_id: int) -> int:
+    """``figures(v, account_id).available`` without the maintenance-margin work (the order path's check)."""
+    acct = v.accounts[account_id]
+    cross = acct.wallet_balance - v.ooim.get(account_id, 0)
+    keys = v.acct_positions.get(account_id)
+    if keys:
+        pos_map = v.pos_map
+        instruments = v.instruments
+        for key in keys:
+            pos = pos_map[key]
+            if pos.margin_type is MarginType.ISOLATED:
+                cross -= pos.isolated_wallet
+                continue
+            inst = instruments[pos.symbol]
+            mark = mark_for(v, pos.symbol, pos)
+            qty = pos.qty
+            n = inst.notional(mark, qty if qty > 0 else -qty)
+            cross += (n - pos.entry_notional if qty > 0 else pos.entry_notional - n) if qty else 0
+            cross -= M.initial_margin(n, pos.leverage)
+    return cross
 
 
 # ---------------------------------------------------------------- common order checks
@@ -225,7 +246,7 @@ def check_margin(v: "Venue", acct: Account, inst: Instrument, side: Side, pside:
     if inst.notional(price, after) > inst.max_notional_for_leverage(lev):
         raise VenueError(Err.MAX_LEVERAGE_RATIO)
     need = order_margin(inst, side, price, open_qty, mark, lev)
-    if need > figures(v, acct.account_id).available + extra_available:
+    if need > available(v, acct.account_id) + extra_available:
         raise VenueError(Err.MARGIN_NOT_SUFFICIENT)
     return need
 
@@ -233,12 +254,11 @@ def check_margin(v: "Venue", acct: Account, inst: Instrument, side: Side, pside:
 # ---------------------------------------------------------------- open-order margin reservations
 def _claims(v: "Venue", account_id: int, symbol: str, side: Side, pside: PositionSide, dual: bool,
             exclude: int = 0):
-    """Open LIMIT orders that may use the position's reducible capacity, in time (order id) order."""
-    out = [o for o in v.sym_orders.get((account_id, symbol), {}).values()
-           if o.side is side and o.position_side is pside and o.type is OrderType.LIMIT
-           and o.order_id != exclude and not is_reducing(dual, o.side, o.position_side, o.reduce_only, False)]
-    out.sort(key=lambda o: o.order_id)
-    return out
+    """Open LIMIT orders that may use the position's reducible capacity, in time (order id) order
+    (``Venue.sym_orders`` iterates in order-id order, see ``Venue.register_order``)."""
+    return [o for o in v.sym_orders.get((account_id, symbol), {}).values()
+            if o.side is side and o.position_side is pside and o.type is OrderType.LIMIT
+            and o.order_id != exclude and not is_reducing(dual, o.side, o.position_side, o.reduce_only, False)]
 
 
 def free_reducible(v: "Venue", account_id: int, symbol: str, side: Side, pside: PositionSide,
@@ -247,11 +267,18 @@ def free_reducible(v: "Venue", account_id: int, symbol: str, side: Side, pside: 
     cap = closable(v, account_id, symbol, side, pside)
     if cap == 0:
         return 0
-    dual = v.accounts[account_id].dual_side
-    for o in _claims(v, account_id, symbol, side, pside, dual, exclude):
-        if o.order_id > exclude > 0:
+    if is_reducing(v.accounts[account_id].dual_side, side, pside, False, False):
+        return cap  # hedge-mode closing side: every order on it is reducing, none claims capacity
+    # same as walking _claims(...) in order-id order, without building the list: stops at the first order
+    # newer than ``exclude`` or when the capacity is used up
+    for o in v.side_orders.get((account_id, symbol, side, pside), _EMPTY).values():
+        oid = o.order_id
+        if oid > exclude > 0:
             break
-        cap -= min(cap, o.remaining)
+        if oid == exclude or o.reduce_only:
+            continue
+        r = o.quantity - o.executed_qty
+        cap -= r if r < cap else cap
         if cap == 0:
             break
     return cap
@@ -262,42 +289,63 @@ def reserve_one(v: "Venue", order) -> None:
     orders left), notional / leverage + open loss. Reduce-only / closing orders hold none."""
     acct = v.accounts[order.account_id]
     if is_reducing(acct.dual_side, order.side, order.position_side, order.reduce_only, order.close_position):
-        order.reserved_margin = 0
+        v.set_reserved(order, 0)
         return
     red = free_reducible(v, order.account_id, order.symbol, order.side, order.position_side, exclude=order.order_id)
     inst = v.instruments[order.symbol]
-    order.reserved_margin = order_margin(inst, order.side, order.price, order.remaining - red,
-                                         mark_for(v, order.symbol), leverage_of(acct, order.symbol))
+    v.set_reserved(order, order_margin(inst, order.side, order.price, order.remaining - red,
+                                       mark_for(v, order.symbol), leverage_of(acct, order.symbol)))
+
+
+_GROUPS = tuple((s, p) for s in (Side.BUY, Side.SELL)
+                for p in (PositionSide.BOTH, PositionSide.LONG, PositionSide.SHORT))
 
 
 def reserve_all(v: "Venue", account_id: int, symbol: str, only: tuple[Side, PositionSide] | None = None) -> None:
     """Recompute the reservations of the account's open LIMIT orders of ``symbol`` (after the position, the
     leverage or the set of orders changed): reducible capacity is allocated to orders in time order.
-    ``only`` limits the work to the orders of one (side, positionSide), the only ones a fill can affect."""
-    if only is None:
-        orders = [o for o in v.sym_orders.get((account_id, symbol), {}).values()
-                  if o.type is OrderType.LIMIT and o.is_open]
-    else:
-        side, pside = only
-        orders = [o for o in v.sym_orders.get((account_id, symbol), {}).values()
-                  if o.side is side and o.position_side is pside and o.type is OrderType.LIMIT and o.is_open]
-    if not orders:
-        return
-    acct = v.accounts[account_id]
-    dual = acct.dual_side
-    inst = v.instruments[symbol]
-    mark = mark_for(v, symbol)
-    lev = leverage_of(acct, symbol)
-    caps: dict = {}
-    orders.sort(key=lambda o: o.order_id)
-    for o in orders:
-        if is_reducing(dual, o.side, o.position_side, o.reduce_only, o.close_position):
-            o.reserved_margin = 0
+    ``only`` limits the work to the orders of one (side, positionSide), the only ones a fill can affect.
+
+    Each (side, positionSide) group shares one reducible capacity, so groups are independent; within a group
+    ``Venue.side_orders`` iterates in order-id (time) order."""
+    side_orders = v.side_orders
+    acct = None
+    new, partial = OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED
+    for side, pside in (_GROUPS if only is None else (only,)):
+        group = side_orders.get((account_id, symbol, side, pside))
+        if not group:
             continue
-        key = (o.side, o.position_side)
-        cap = caps.get(key)
-        if cap is None:
-            cap = closable(v, account_id, symbol, o.side, o.position_side)
-        red = cap if cap < o.remaining else o.remaining
-        caps[key] = cap - red
-        o.reserved_margin = order_margin(inst, o.side, o.price, o.remaining - red, mark, lev)
+        if acct is None:
+            acct = v.accounts[account_id]
+            inst = v.instruments[symbol]
+            mark = mark_for(v, symbol)
+            lev = leverage_of(acct, symbol)
+            memo = v.reserve_memo
+        closing = is_reducing(acct.dual_side, side, pside, False, False)  # hedge mode: every order reduces
+        cap = -1
+        for oid, o in group.items():
+            st = o.status
+            if st is not new and st is not partial:
+                continue
+            if closing or o.reduce_only or o.close_position:
+                if o.reserved_margin:
+                    v.set_reserved(o, 0)
+                continue
+            if cap < 0:
+                cap = closable(v, account_id, symbol, side, pside)
+            rem = o.quantity - o.executed_qty
+            if cap:
+                red = cap if cap < rem else rem
+                cap -= red
+                rem -= red
+            # order_margin is a pure function of (open qty, mark, price, leverage) for a given order: most orders
+            # of a re-reservation (after a fill) keep all four, so reuse the last result (exactly the same value)
+            price = o.price
+            h = memo.get(oid)
+            if h is not None and h[0] == rem and h[1] == mark and h[2] == price and h[3] == lev:
+                m = h[4]
+            else:
+                m = order_margin(inst, side, price, rem, mark, lev)
+                memo[oid] = (rem, mark, price, lev, m)
+            if m != o.reserved_margin:
+                v.set_reserved(o, m)

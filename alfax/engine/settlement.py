@@ -64,7 +64,7 @@ def apply_fill(v: "Venue", order: Order, price: int, qty: int, maker: bool, evid
     order.cum_quote += notional
     remaining = order.quantity - order.executed_qty
     if order.reserved_margin:
-        order.reserved_margin = (order.reserved_margin * remaining // prev_remaining) if remaining > 0 else 0
+        v.set_reserved(order, (order.reserved_margin * remaining // prev_remaining) if remaining > 0 else 0)
     order.status = OrderStatus.FILLED if remaining <= 0 else OrderStatus.PARTIALLY_FILLED
     order.update_time = v.now
 
@@ -114,7 +114,7 @@ def finish(v: "Venue", order: Order, status: OrderStatus, exec_type: ExecutionTy
     """Terminal non-fill transition (CANCELED / EXPIRED) of an open regular order."""
     order.status = status
     order.update_time = v.now
-    order.reserved_margin = 0
+    v.set_reserved(order, 0)
     v.emit(OrderUpdated, account_id=order.account_id, order=copy_order(order), exec_type=exec_type)
     v.order_done(order)
     if order.type is OrderType.LIMIT and not order.reduce_only:

@@ -12,7 +12,7 @@ from typing import Callable
 
 from ..domain import commands as C
 from ..domain.accounts import Account
-from ..domain.enums import BalanceReason, IncomeType, PositionSide
+from ..domain.enums import BalanceReason, IncomeType, OrderType, PositionSide, Side
 from ..domain.errors import Err, VenueError
 from ..domain.events import AccountUpdated, Event, Income
 from ..domain.instruments import Instrument
@@ -51,7 +51,13 @@ class Venue:
         self.orders: dict[int, Order] = {}  # open regular orders
         self.order_prio: dict[int, int] = {}  # time priority of open resting orders
         self.acct_orders: dict[int, dict[int, Order]] = {}  # derived
-        self.sym_orders: dict[tuple[int, str], dict[int, Order]] = {}  # (acct, symbol) -> open orders (derived)
+        # (acct, symbol) -> open orders, iterated in order-id (time) order (derived; see register_order)
+        self.sym_orders: dict[tuple[int, str], dict[int, Order]] = {}
+        # (acct, symbol, side, positionSide) -> open LIMIT orders, in order-id order (derived): the orders that
+        # share one position's reducible capacity (risk.free_reducible / reserve_all)
+        self.side_orders: dict[tuple[int, str, Side, PositionSide], dict[int, Order]] = {}
+        self.ooim: dict[int, int] = {}  # account -> sum of reserved_margin of its open orders (derived)
+        self.reserve_memo: dict[int, tuple] = {}  # order id -> (margin inputs, margin): risk.reserve_all cache
         self.algos: dict[int, AlgoOrder] = {}  # open algo orders
         self.acct_algos: dict[int, dict[int, AlgoOrder]] = {}  # derived
         self.legacy: dict[int, int] = {}  # legacy order id -> algo id (derived)
@@ -169,9 +175,22 @@ class Venue:
                 self.pos_map.pop(key, None)
 
     def register_order(self, order: Order) -> None:
-        self.orders[order.order_id] = order
-        self.acct_orders.setdefault(order.account_id, {})[order.order_id] = order
-        self.sym_orders.setdefault((order.account_id, order.symbol), {})[order.order_id] = order
+        oid = order.order_id
+        self.orders[oid] = order
+        self.acct_orders.setdefault(order.account_id, {})[oid] = order
+        key = (order.account_id, order.symbol)
+        so = self.sym_orders.get(key)
+        if so is None:
+            so = self.sym_orders[key] = {}
+        _insert_in_id_order(so, oid, order)
+        if order.type is OrderType.LIMIT:
+            key = (order.account_id, order.symbol, order.side, order.position_side)
+            so = self.side_orders.get(key)
+            if so is None:
+                so = self.side_orders[key] = {}
+            _insert_in_id_order(so, oid, order)
+        if order.reserved_margin:
+            self.ooim[order.account_id] = self.ooim.get(order.account_id, 0) + order.reserved_margin
         self.client_ids[(order.account_id, order.client_order_id)] = ("o", order.order_id)
         if order.good_till_date and order.time_in_force.value == "GTD":
             heapq.heappush(self.gtd_heap, (order.good_till_date, 0, order.order_id))
@@ -183,7 +202,12 @@ class Venue:
             return
         self.acct_orders[order.account_id].pop(oid, None)
         self.sym_orders[(order.account_id, order.symbol)].pop(oid, None)
+        if order.type is OrderType.LIMIT:
+            self.side_orders[(order.account_id, order.symbol, order.side, order.position_side)].pop(oid, None)
         self.order_prio.pop(oid, None)
+        if order.reserved_margin:
+            self.ooim[order.account_id] -= order.reserved_margin
+        self.reserve_memo.pop(oid, None)
         k = (order.account_id, order.client_order_id)
         if self.client_ids.get(k) == ("o", oid):
             del self.client_ids[k]
@@ -192,6 +216,14 @@ class Venue:
         algo = self.algo_waiting.pop(oid, None)
         if algo is not None:
             O.finish_algo(self, algo, order)
+
+    def set_reserved(self, order: Order, margin: int) -> None:
+        """Set the initial margin held by an OPEN (registered) order, keeping the per-account sum current."""
+        d = margin - order.reserved_margin
+        if d:
+            order.reserved_margin = margin
+            ooim = self.ooim
+            ooim[order.account_id] = ooim.get(order.account_id, 0) + d
 
     def register_algo(self, algo: AlgoOrder) -> None:
         self.algos[algo.algo_id] = algo
@@ -221,6 +253,10 @@ class Venue:
 
     def snapshot(self) -> dict:
         return persist.snapshot(self)
+
+    def snapshot_json(self) -> tuple[bytes, str]:
+        """``(JSON bytes of snapshot(), state_hash())`` in one pass (what the runtime's periodic snapshot stores)."""
+        return persist.snapshot_json(self)
 
     @classmethod
     def restore(cls, instruments: dict[str, Instrument], clock: Clock, snap: dict) -> "Venue":
@@ -264,6 +300,18 @@ class Venue:
 
     def market(self, symbol: str) -> MarketState:
         return queries.market(self, symbol)
+
+
+def _insert_in_id_order(d: dict, oid: int, order: Order) -> None:
+    if d and oid < next(reversed(d)):
+        # an id older than the newest open one (the pre-assigned id of a triggered legacy conditional order):
+        # keep the dict in id order, so claim scans can stop early without sorting
+        d[oid] = order
+        items = sorted(d.items())
+        d.clear()
+        d.update(items)
+    else:
+        d[oid] = order
 
 
 def _noop(v: Venue, cmd: C.Command) -> None:

@@ -32,8 +32,10 @@ Failure is fail-stop: if a commit raises, every future in that batch and later g
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import queue
+import sqlite3
 import threading
 import time
 import zlib
@@ -49,6 +51,14 @@ from . import snapshot as _snap
 from .schema import connect, connect_reader
 
 DEFAULT_PATH = "./alfax.db"
+CHECKPOINT_EVERY_S = 0.2  # WAL checkpoint period of the checkpoint thread
+# Under continuous writes a PASSIVE checkpoint never catches up with the writer, so the WAL would never restart
+# (grow forever). Past this many frames the writer itself checkpoints once, right after resolving a commit's
+# futures: the checkpoint thread has already copied nearly everything, so it is short, and the next write
+# transaction then restarts the WAL from its beginning.
+WAL_RESET_FRAMES = 4096  # 16 MiB of 4 KiB pages
+
+log = logging.getLogger("alfax.ledger")
 
 _CMD = 0
 _SNAP = 1
@@ -212,7 +222,15 @@ class Ledger:
         last = max(row[0] or 0, seq_row[0] if seq_row else 0)
         self._next_seq = last + 1
         self._last_committed_seq = last
+        # WAL checkpoints (copying committed pages back into the db file, with its fsync) run in their own thread
+        # instead of inside every ~1000th COMMIT of the writer, where they stalled a whole group commit (and every
+        # order waiting on it) for several ms: the tail of the ACK latency.
+        conn.execute("PRAGMA wal_autocheckpoint=0")
         self._conn = conn
+        self._ckpt_stop = threading.Event()
+        self._wal_reset = False  # set by the checkpoint thread, cleared by the writer
+        self._ckpt_thread = threading.Thread(target=self._checkpointer, name="alfax-ledger-checkpoint", daemon=True)
+        self._ckpt_thread.start()
         self._thread = threading.Thread(target=self._run, name="alfax-ledger-writer", daemon=True)
         self._thread.start()
 
@@ -264,6 +282,8 @@ class Ledger:
     def save_snapshot(self, *args: Any, journal_seq: int | None = None, created_ms: int | None = None) -> Future:
         """``save_snapshot(snapshot_dict, state_hash)`` or ``save_snapshot(journal_seq, snapshot_dict, state_hash)``.
 
+        ``snapshot_dict`` may also be the snapshot's JSON as bytes (``Venue.snapshot_json()``: one pass for both).
+
         Stored through the writer, ordered after everything appended before this call. ``journal_seq=None``
         (recommended) = every command appended so far, pending market slots included (they are journaled first,
         since the snapshot state already contains them). Resolves to the snapshot's journal_seq after COMMIT.
@@ -274,7 +294,10 @@ class Ledger:
             journal_seq, snapshot_dict, state_hash = args
         else:
             raise TypeError("save_snapshot([journal_seq,] snapshot_dict, state_hash)")
-        raw = _snap.encode_snapshot(snapshot_dict)  # in the caller: the dict may be live engine state
+        if isinstance(snapshot_dict, (bytes, bytearray, memoryview)):
+            raw = bytes(snapshot_dict)  # already the snapshot's JSON (Venue.snapshot_json)
+        else:
+            raw = _snap.encode_snapshot(snapshot_dict)  # in the caller: the dict may be live engine state
         fut: Future = Future()
         t0 = time.perf_counter()
         if created_ms is None:
@@ -307,6 +330,8 @@ class Ledger:
             self._closed = True
             self._q.put((_STOP,))
         self._thread.join(timeout)
+        self._ckpt_stop.set()
+        self._ckpt_thread.join(timeout)
         if self._thread.is_alive():
             raise LedgerError("ledger writer did not stop in time")
 
@@ -393,6 +418,30 @@ class Ledger:
     def recover(self, venue_factory, restore_fn, clock, **kw: Any) -> tuple[Any, int, int]:
         """See ``alfax.ledger.recovery.recover``. Call before appending anything new."""
         return _snap.recover(self, venue_factory, restore_fn, clock, **kw)
+
+    # ------------------------------------------------------------------ checkpoint thread
+
+    def _checkpointer(self) -> None:
+        """PASSIVE checkpoints every CHECKPOINT_EVERY_S on a connection of its own: they never take the write
+        lock, so the writer keeps committing while pages are copied back (the sqlite3 module releases the GIL)."""
+        conn = None
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            while not self._ckpt_stop.wait(CHECKPOINT_EVERY_S):
+                try:
+                    _busy, frames, _done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error:  # e.g. busy with another checkpointer: try again next round
+                    log.debug("wal checkpoint failed", exc_info=True)
+                    continue
+                if frames >= WAL_RESET_FRAMES:
+                    self._wal_reset = True
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except Exception:  # never take the process down; SQLite still checkpoints when the last connection closes
+            log.exception("ledger checkpoint thread stopped")
+        finally:
+            if conn is not None:
+                conn.close()
 
     # ------------------------------------------------------------------ writer thread
 
@@ -515,6 +564,12 @@ class Ledger:
                 fut.set_result(result if result is not None else self._last_committed_seq)
             except InvalidStateError:  # cancelled by the waiter; the row is committed anyway
                 pass
+        if self._wal_reset:  # after the ACKs: see WAL_RESET_FRAMES
+            self._wal_reset = False
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            except Exception:
+                log.debug("writer wal checkpoint failed", exc_info=True)
 
     @staticmethod
     def _prune(conn, new_snapshot_seq: int) -> int:

@@ -40,15 +40,24 @@ class Signed:
         self.http = httpx.Client(base_url=url, timeout=15, trust_env=False)
         self.key, self.secret = key, secret
 
-    def get(self, path: str, **params):
+    def request(self, method: str, path: str, **params):
         params["timestamp"] = int(time.time() * 1000)
         params["recvWindow"] = 10000
         q = urlencode(params)
         sig = hmac.new(self.secret.encode(), q.encode(), hashlib.sha256).hexdigest()
-        r = self.http.get(f"{path}?{q}&signature={sig}", headers={"X-MBX-APIKEY": self.key})
+        r = self.http.request(method, f"{path}?{q}&signature={sig}", headers={"X-MBX-APIKEY": self.key})
         if r.status_code != 200:
-            raise RuntimeError(f"GET {path} {params} -> HTTP {r.status_code} {r.text[:300]}")
+            raise RuntimeError(f"{method} {path} {params} -> HTTP {r.status_code} {r.text[:300]}")
         return r.json()
+
+    def get(self, path: str, **params):
+        return self.request("GET", path, **params)
+
+    def post(self, path: str, **params):
+        return self.request("POST", path, **params)
+
+    def delete(self, path: str, **params):
+        return self.request("DELETE", path, **params)
 
 
 def cmd_wait(args) -> int:
@@ -84,6 +93,26 @@ def cmd_write_config(args) -> int:
         text = json.dumps(cfg, indent=2)
     Path(args.out).write_text(text)
     print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_seed_orders(args) -> int:
+    """Diagnostic: advance the venue's orderId counter (place + cancel far limits on a throwaway account)."""
+    api = Signed(args.url, args.key, args.secret)
+    book = api.http.get("/fapi/v1/depth", params={"symbol": "BTCUSDT", "limit": 5}).json()
+    info = api.http.get("/fapi/v1/exchangeInfo").json()
+    f = {x["filterType"]: x for x in [s for s in info["symbols"] if s["symbol"] == "BTCUSDT"][0]["filters"]}
+    tick = Decimal(f["PRICE_FILTER"]["tickSize"])
+    px = (Decimal(book["bids"][0][0]) * Decimal("0.97") / tick).to_integral_value() * tick
+    qty = (Decimal(20) / px).quantize(Decimal(f["LOT_SIZE"]["stepSize"]), rounding="ROUND_UP")
+    for i in range(args.n):
+        api.post("/fapi/v1/order", symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC",
+                 quantity=str(qty), price=str(px.normalize()))
+        if i % 100 == 99:
+            api.delete("/fapi/v1/allOpenOrders", symbol="BTCUSDT")
+        time.sleep(0.04)
+    api.delete("/fapi/v1/allOpenOrders", symbol="BTCUSDT")
+    print(f"seeded {args.n} orders")
     return 0
 
 
@@ -190,6 +219,11 @@ def main(argv=None) -> int:
         c.add_argument(k, required=True)
     c.add_argument("--no-exchange-stoploss", action="store_true")
     c.set_defaults(func=cmd_write_config)
+    so = sub.add_parser("seed-orders")
+    for k in ("--url", "--key", "--secret"):
+        so.add_argument(k, required=True)
+    so.add_argument("--n", type=int, default=100)
+    so.set_defaults(func=cmd_seed_orders)
     v = sub.add_parser("verify")
     for k in ("--url", "--key", "--secret"):
         v.add_argument(k, required=True)

@@ -202,7 +202,7 @@ def test_market_order_position_fees_and_close(ex):
     o = ex.create_order(BTC, "market", "buy", amt)
     assert o["status"] == "closed", o
     assert o["filled"] == amt and o["amount"] == amt and o["side"] == "buy"
-    assert o["average"] > 0 and o["cost"] == pytest.approx(o["average"] * amt, rel=1e-9)
+    assert o["average"] > 0 and o["cost"] == pytest.approx(o["average"] * amt, rel=1e-6)
 
     fetched = ex.fetch_order(o["id"], BTC)
     assert fetched["status"] == "closed" and fetched["filled"] == amt
@@ -453,3 +453,26 @@ def test_error_mapping(alfax_server, ex):
     bad = make_exchange(alfax_server.base_url, ex.apiKey, "not-the-secret")
     with pytest.raises(ccxt.AuthenticationError):
         bad.fapiPrivateV3GetAccount()
+
+
+def test_ccxt_binance_freqtrade_style_without_options(alfax_server, fresh_account):
+    """Freqtrade drives ccxt.binance (defaultType swap). Without the recommended options, load_markets also
+    probes /api/v3/exchangeInfo, /dapi/v1/exchangeInfo and the sapi currency/margin endpoints: all must be served."""
+    base = alfax_server.base_url
+    urls = dict(ccxt_urls(base))
+    urls.update({"public": f"{base}/api/v3", "private": f"{base}/api/v3", "dapiPublic": f"{base}/dapi/v1",
+                 "dapiPrivate": f"{base}/dapi/v1", "dapiPrivateV2": f"{base}/dapi/v2", "dapiData": f"{base}/futures/data"})
+    ex = ccxt.binance({"apiKey": fresh_account.api_key, "secret": fresh_account.secret, "enableRateLimit": False,
+                       "urls": {"api": urls}, "options": {"defaultType": "swap", "fetchMargins": True}})
+    for k, v in list(ex.urls["api"].items()):
+        if isinstance(v, str) and k not in urls:
+            ex.urls["api"][k] = f"{base}/__unexpected__/{k}"
+    markets = ex.load_markets()
+    assert markets[BTC]["swap"] and markets[BTC]["id"] == "BTCUSDT"
+    assert markets[BTC]["info"]["deliveryDate"] == markets[ETH]["info"]["deliveryDate"]  # Freqtrade delisting check
+    bal = ex.fetch_balance()
+    assert D(bal["USDT"]["total"]) == 10000
+    assert ex.fetch_position_mode(BTC)["hedged"] is False
+    assert ex.fapiPrivateGetMultiAssetsMargin()["multiAssetsMargin"] is False
+    tiers = ex.fetch_leverage_tiers([BTC])[BTC]
+    assert all("cum" in t["info"] for t in tiers)

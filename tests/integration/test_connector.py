@@ -153,3 +153,24 @@ def test_errors(um, alfax_server):
     with pytest.raises(ClientError) as ei:
         bad.account()
     assert (ei.value.status_code, ei.value.error_code) == (401, -2015)
+
+
+def test_exchange_info_and_positions_shape(um, rest):
+    info = um.exchange_info()
+    assert info["timezone"] == "UTC" and isinstance(info["serverTime"], int)
+    assert {r["rateLimitType"] for r in info["rateLimits"]} == {"REQUEST_WEIGHT", "ORDERS"}
+    for s in info["symbols"]:
+        for k in ("symbol", "pair", "contractType", "deliveryDate", "onboardDate", "status", "baseAsset",
+                  "quoteAsset", "marginAsset", "pricePrecision", "quantityPrecision", "filters", "orderTypes",
+                  "timeInForce"):
+            assert k in s, (s["symbol"], k)
+        f = {x["filterType"]: x for x in s["filters"]}
+        assert "notional" in f["MIN_NOTIONAL"]
+    # v2 positionRisk (Hummingbot) lists every symbol with leverage and marginType
+    v2 = um.sign_request("GET", "/fapi/v2/positionRisk", {})
+    assert {p["symbol"] for p in v2} >= {"BTCUSDT", "ETHUSDT"}
+    assert all("leverage" in p and "marginType" in p for p in v2)
+    # earliest klines for startTime=0 (Freqtrade's "fast new pair" probe)
+    early = um.klines("BTCUSDT", "1h", startTime=0, limit=2)
+    late = um.klines("BTCUSDT", "1h", limit=2)
+    assert early and late and early[0][0] <= late[0][0]

@@ -407,7 +407,7 @@ def _fuzz_request(rng: random.Random, key: str, secret: str) -> tuple[str, str, 
 def test_fuzz_never_5xx_and_always_json(alfax_server, fresh_account):
     rng = random.Random(20261121)
     deadline = time.monotonic() + 50
-    n_target = 3000
+    n_target = 5000
     clients = {}
     failures: list[str] = []
     counts: dict[int, int] = {}
@@ -599,20 +599,23 @@ def test_order_rate_limit_per_account(alfax_server, rules, pub):
         qty = q(rules, pub)
         t0 = time.monotonic()
         hit = None
-        for i in range(320):
+        accepted: list[float] = []
+        for i in range(400):
             res = order(r, symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity=qty, price=px)
             if res.status_code == 429:
-                hit = (i, res)
+                hit = (time.monotonic(), res)
                 break
             assert res.status_code == 200, res.text
+            accepted.append(time.monotonic())
             if i % 150 == 149:
                 r.ok("DELETE", "/fapi/v1/allOpenOrders", {"symbol": "BTCUSDT"})
         elapsed = time.monotonic() - t0
         if hit is None and elapsed > 10:
-            pytest.skip(f"placing 320 orders took {elapsed:.1f}s (> the 10 s window)")
-        assert hit is not None, "no 429 after 320 orders in under 10 s"
-        i, res = hit
-        assert i == 300, f"ORDERS limit hit after {i} orders (expected 300)"
+            pytest.skip(f"placing {len(accepted)} orders took {elapsed:.1f}s: never 300 inside one 10 s window")
+        assert hit is not None, f"no 429 after {len(accepted)} orders in {elapsed:.1f}s"
+        t_hit, res = hit
+        in_window = sum(1 for t in accepted if t >= t_hit - 10.0)
+        assert 290 <= in_window <= 300, f"ORDERS limit hit with {in_window} orders in the last 10 s (expected 300)"
         expect(res, -1015, "Too many new orders; current limit is 300 orders per 10 SECOND.", 429)
         r.ok("DELETE", "/fapi/v1/allOpenOrders", {"symbol": "BTCUSDT"})
     finally:

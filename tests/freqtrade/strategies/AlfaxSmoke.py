@@ -1,8 +1,8 @@
 """Freqtrade smoke strategy for alfax (live futures, isolated, leverage 3).
 
 - BTC/USDT:USDT: long. Its FIRST entry is a limit 2-3 % below the ask, which never fills and is cancelled by
-  ``unfilledtimeout`` (1 minute); later entries are priced at the ask and fill at once.
-- ETH/USDT:USDT: short, entered at the bid immediately.
+  ``unfilledtimeout`` (1 minute); later entries are marketable limits (0.2 % through the ask) and fill at once.
+- ETH/USDT:USDT: short, entered with a marketable limit (0.2 % through the bid) immediately.
 - Every trade exits with a market order ~60 s after it opened (``custom_exit``).
 - ``stoploss_on_exchange``: a STOP_MARKET reduce-only algo order guards each position (-10 % of stake).
 """
@@ -73,7 +73,9 @@ class AlfaxSmoke(IStrategy):
             # far from the market: never fills, times out after unfilledtimeout.entry and is cancelled
             # (freqtrade clamps custom prices to custom_price_max_distance_ratio, 2 % by default)
             return proposed_rate * 0.97
-        return proposed_rate
+        # marketable limit: 0.2 % through the touch so the entry fills at once even if the book ticked away
+        # between Freqtrade's order-book read and the order (the venue fills at the book, not at this price)
+        return proposed_rate * (1.002 if side == "long" else 0.998)
 
     def custom_exit(self, pair: str, trade, current_time: datetime, current_rate: float,
                     current_profit: float, **kwargs):
