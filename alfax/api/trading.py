@@ -540,10 +540,14 @@ async def all_algo_orders(r: Req):
     acc = r.require_account()
     inst = r.opt_instrument()
     p = r.p
-    rows = r.ctx.history.all_algos(
-        acc, inst.symbol if inst else "", p.int("startTime", 0) or 0, p.int("endTime", 0) or 0,
-        p.limit(500, 1000),
-    )
+    start, end, limit = p.int("startTime", 0) or 0, p.int("endTime", 0) or 0, p.limit(500, 1000)
+    # history holds finished algo orders; open ones live in the engine
+    merged = {a.algo_id: a for a in r.ctx.history.all_algos(acc, inst.symbol if inst else "", start, end, limit)}
+    for a in r.ctx.venue.open_algo_orders(acc, inst.symbol if inst else None):
+        if (not start or a.create_time >= start) and (not end or a.create_time <= end):
+            merged[a.algo_id] = a
+    rows = sorted(merged.values(), key=lambda a: (a.create_time, a.algo_id))
+    rows = rows[:limit] if start and not end else rows[-limit:]
     return [codec.algo_json(a, r.inst_of(a.symbol)) for a in rows]
 
 

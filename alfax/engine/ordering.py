@@ -183,7 +183,7 @@ def place_algo(v: "Venue", cmd: C.PlaceOrder) -> AlgoOrder:
     # ---------------------------------------------------------------- accepted
     algo.algo_id = v.new_algo_id()
     if not cmd.via_algo_api:
-        algo.order_id = v.new_order_id()
+        algo.order_id = algo.algo_id  # one shared id space: the legacy client's orderId is the algoId
     if not algo.client_algo_id:
         algo.client_algo_id = f"x-alfax-{algo.order_id}" if algo.order_id else f"x-algo-{algo.algo_id}"
     if typ is OrderType.TRAILING_STOP_MARKET and cur and not cmd.activation_price:

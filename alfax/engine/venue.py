@@ -123,8 +123,11 @@ class Venue:
         return self.next_trade_id
 
     def new_algo_id(self) -> int:
-        self.next_algo_id += 1
-        return self.next_algo_id
+        # algoIds and orderIds share one id space, as on Binance: Freqtrade stores both in one
+        # UNIQUE(pair, order_id) column and crashes if an algoId equals an orderId of the same symbol.
+        self.next_order_id += 1
+        self.next_algo_id = self.next_order_id
+        return self.next_order_id
 
     def new_tran_id(self) -> int:
         self.next_tran_id += 1

@@ -149,7 +149,7 @@ def test_legacy_conditional_has_order_id_and_is_cancellable_by_it(s):
     s.limit(Side.BUY, "0.1", "29000.0")
     s.place(type=OrderType.STOP_MARKET, side=Side.BUY, q="0.1", stop_price=px("30100.0"), client_order_id="stp1")
     (a,) = s.v.open_algo_orders(1)
-    assert a.order_id == 2 and not a.via_algo_api
+    assert a.order_id == a.algo_id == 2 and not a.via_algo_api
     view = s.v.open_order(1, SYM, order_id=a.order_id)
     assert view.status is OrderStatus.NEW and view.orig_type is OrderType.STOP_MARKET and view.type is OrderType.STOP_MARKET
     assert s.v.open_order(1, SYM, client_order_id="stp1").order_id == a.order_id

@@ -37,8 +37,8 @@ def test_queries():
     assert s.v.open_order(1, SYM, order_id=1).client_order_id == "mine"
     assert s.v.open_order(2, SYM, order_id=1) is None
     assert s.v.open_order(1, "ETHUSDT", order_id=1) is None
-    assert s.v.open_algo(1, client_algo_id="algo1").algo_id == 1
-    assert s.v.open_algo(1, algo_id=1).client_algo_id == "algo1"
+    assert s.v.open_algo(1, client_algo_id="algo1").algo_id == 2  # one id space: order 1 took id 1
+    assert s.v.open_algo(1, algo_id=2).client_algo_id == "algo1"
     assert s.v.has_account(1) and not s.v.has_account(5)
     assert s.v.open_orders(1, "ETHUSDT") == []
     ms = s.v.market(SYM)

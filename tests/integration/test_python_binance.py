@@ -232,3 +232,21 @@ def test_historical_klines_paging(client):
     opens = [k[0] for k in kl]
     assert opens == sorted(set(opens)) and all(b - a == 60_000 for a, b in zip(opens, opens[1:]))
     assert first[0][0] <= opens[0]
+
+
+def test_all_algo_orders_include_open_ones(client, rules, rest):
+    """GET /fapi/v1/allAlgoOrders lists active, cancelled and finished algo orders (like allOrders lists NEW ones)."""
+    ask = best_bid_ask(rest, "ETHUSDT")[1]
+    qty = qty_for(rules, "ETHUSDT", ask, "20")
+    client.futures_create_order(symbol="ETHUSDT", side="SELL", type="MARKET", quantity=qty)
+    sl = client.futures_create_order(symbol="ETHUSDT", side="BUY", type="STOP_MARKET", quantity=qty, reduceOnly="true",
+                                     stopPrice=str(rules["ETHUSDT"].round_price(ask * D("1.04"))))
+    lim = client.futures_create_order(symbol="ETHUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity=qty,
+                                      price=str(rules["ETHUSDT"].round_price(ask * D("0.97"))))
+    opens = client.futures_get_open_orders(symbol="ETHUSDT", conditional=True)
+    assert [x["algoId"] for x in opens] == [sl["algoId"]]
+    all_orders = client.futures_get_all_orders(symbol="ETHUSDT")
+    assert lim["orderId"] in [x["orderId"] for x in all_orders]  # open regular orders are in allOrders
+    all_algos = client.futures_get_all_orders(symbol="ETHUSDT", conditional=True)
+    assert [(x["algoId"], x["algoStatus"]) for x in all_algos] == [(sl["algoId"], "NEW")], \
+        f"allAlgoOrders {all_algos} misses the open algo order {sl['algoId']} (openAlgoOrders has it)"
