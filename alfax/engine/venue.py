@@ -57,7 +57,8 @@ class Venue:
         # share one position's reducible capacity (risk.free_reducible / reserve_all)
         self.side_orders: dict[tuple[int, str, Side, PositionSide], dict[int, Order]] = {}
         self.ooim: dict[int, int] = {}  # account -> sum of reserved_margin of its open orders (derived)
-        self.reserve_memo: dict[int, tuple] = {}  # order id -> (margin inputs, margin): risk.reserve_all cache
+        # order id -> (open qty, mark, price, leverage, margin): risk.reserve_all cache of a pure function (derived)
+        self.reserve_memo: dict[int, tuple] = {}
         self.algos: dict[int, AlgoOrder] = {}  # open algo orders
         self.acct_algos: dict[int, dict[int, AlgoOrder]] = {}  # derived
         self.legacy: dict[int, int] = {}  # legacy order id -> algo id (derived)

@@ -25,6 +25,10 @@ wins); the next ``append``/``save_snapshot``/``flush`` first journals the pendin
 of the commands they hold, then its own item. Replay therefore sees the same latest market state at every
 point where a journaled command was applied.
 
+WAL checkpoints run in a separate checkpoint thread (PASSIVE, on its own connection) instead of inside the
+writer's COMMITs; past WAL_RESET_FRAMES the writer checkpoints the small remainder once, after acknowledging a
+commit, so the WAL restarts under continuous load.
+
 Failure is fail-stop: if a commit raises, every future in that batch and later gets the exception and
 ``append`` raises ``LedgerError`` from then on.
 """
