@@ -25,7 +25,6 @@ from alfax.api.app import create_app
 from alfax.api.context import ApiContext
 from alfax.domain.commands import Command, CreateAccount, Restart, Tick, Transfer
 from alfax.domain.enums import Permission
-from alfax.domain.errors import VenueError
 from alfax.domain.events import Event
 from alfax.domain.instruments import Instrument, load_instruments
 from alfax.domain.money import AMOUNT_DECIMALS, parse_fixed
@@ -158,8 +157,8 @@ class Runtime:
                 self.market.on_command(now, cmd)
                 try:
                     self.execute(cmd)
-                except VenueError:  # a malformed reference update must not stop the venue
-                    log.exception("feed command rejected: %r", cmd)
+                except Exception:  # a malformed reference update must not stop the venue's market data
+                    log.exception("feed command failed: %r", cmd)
             await asyncio.sleep(0.05)
 
     async def tick_loop(self) -> None:

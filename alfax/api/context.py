@@ -15,7 +15,7 @@ from alfax.domain.events import Event, Income
 from alfax.domain.keys import ApiKey
 from alfax.domain.orders import AlgoOrder, Order, Trade
 
-if TYPE_CHECKING:  # the engine may be importable or not while packages are built in parallel
+if TYPE_CHECKING:  # types only: the edge reads the engine through the queries in docs/DESIGN.md
     from alfax.engine.venue import Venue
 
 
