@@ -243,17 +243,8 @@ class Ledger:
     def append(self, ts_ms: int, cmd: Command, events: Iterable[Event] = ()) -> Future:
         """Journal ``cmd`` (executed at ``ts_ms``) and its events. The future resolves to the command's
         journal_seq after the COMMIT that contains it (or raises if that commit failed)."""
-        enc = _encode_item(cmd, events)  # raises (CodecError…) here, in the caller, before taking a seq
         fut: Future = Future()
-        t0 = time.perf_counter()
-        with self._lock:
-            self._check_open()
-            if self._pending:
-                self._flush_pending_locked()
-            seq = self._next_seq
-            self._next_seq = seq + 1
-            self._enqueued += 1
-            self._q.put((_CMD, seq, ts_ms, enc, fut, t0, None))
+        self._enqueue(ts_ms, _encode_item(cmd, events), fut, None)
         return fut
 
     def append_async(self, ts_ms: int, cmd: Command, events: Iterable[Event] = ()) -> "asyncio.Future[int]":
@@ -261,8 +252,12 @@ class Ledger:
         returned asyncio future resolves (to the journal_seq) on that loop, and the writer resolves a whole
         commit's futures with ONE ``call_soon_threadsafe`` (cheaper than ``asyncio.wrap_future(append(...))``)."""
         loop = asyncio.get_running_loop()
-        enc = _encode_item(cmd, events)
         fut = loop.create_future()
+        self._enqueue(ts_ms, _encode_item(cmd, events), fut, loop)
+        return fut
+
+    def _enqueue(self, ts_ms: int, enc: tuple, fut: Any, loop: Any) -> None:
+        # the payload was encoded by the caller (a CodecError raises there) before a seq is taken
         t0 = time.perf_counter()
         with self._lock:
             self._check_open()
@@ -272,7 +267,6 @@ class Ledger:
             self._next_seq = seq + 1
             self._enqueued += 1
             self._q.put((_CMD, seq, ts_ms, enc, fut, t0, loop))
-        return fut
 
     def append_market(self, ts_ms: int, cmd: Command) -> None:
         """A market command that produced NO events: keep only the latest per (kind, symbol), unwritten."""

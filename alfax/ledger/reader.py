@@ -78,12 +78,7 @@ class LedgerReader:
         limit = _clamp(limit, 500)
         where = "account_id = ? AND symbol = ?"
         args: list = [account_id, symbol]
-        if start_ms:
-            where += " AND time >= ?"
-            args.append(start_ms)
-        if end_ms:
-            where += " AND time <= ?"
-            args.append(end_ms)
+        where += _window("time", start_ms, end_ms, args)
         if order_id:
             sql = f"SELECT payload FROM orders WHERE {where} AND order_id >= ? ORDER BY order_id LIMIT ?"
             args += [order_id, limit]
@@ -119,12 +114,7 @@ class LedgerReader:
         if order_id:
             where += " AND order_id = ?"
             args.append(order_id)
-        if start_ms:
-            where += " AND time >= ?"
-            args.append(start_ms)
-        if end_ms:
-            where += " AND time <= ?"
-            args.append(end_ms)
+        where += _window("time", start_ms, end_ms, args)
         if from_id:
             rows = self._rows(
                 f"SELECT payload FROM trades WHERE {where} AND trade_id >= ? ORDER BY trade_id LIMIT ?",
@@ -165,12 +155,7 @@ class LedgerReader:
         if symbol:
             where += " AND symbol = ?"
             args.append(symbol)
-        if start_ms:
-            where += " AND time >= ?"
-            args.append(start_ms)
-        if end_ms:
-            where += " AND time <= ?"
-            args.append(end_ms)
+        where += _window("time", start_ms, end_ms, args)
         rows = self._rows(
             f"SELECT payload FROM income WHERE {where} ORDER BY time, seq LIMIT ? OFFSET ?",
             (*args, limit, (page - 1) * limit),
@@ -207,12 +192,7 @@ class LedgerReader:
         if symbol:
             where += " AND symbol = ?"
             args.append(symbol)
-        if start_ms:
-            where += " AND create_time >= ?"
-            args.append(start_ms)
-        if end_ms:
-            where += " AND create_time <= ?"
-            args.append(end_ms)
+        where += _window("create_time", start_ms, end_ms, args)
         if start_ms:
             rows = self._rows(
                 f"SELECT payload FROM algo_orders WHERE {where} ORDER BY create_time, algo_id LIMIT ?", (*args, limit)
@@ -224,3 +204,15 @@ class LedgerReader:
             )
             rows.reverse()
         return [self._algo(r[0]) for r in rows]
+
+
+def _window(column: str, start_ms: int, end_ms: int, args: list) -> str:
+    """Binance startTime/endTime (inclusive, 0 = open) as an SQL condition; appends its arguments."""
+    cond = ""
+    if start_ms:
+        cond += f" AND {column} >= ?"
+        args.append(start_ms)
+    if end_ms:
+        cond += f" AND {column} <= ?"
+        args.append(end_ms)
+    return cond
