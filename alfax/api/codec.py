@@ -223,7 +223,16 @@ def trade_json(t: Trade, inst: Instrument) -> dict:
         "symbol": t.symbol,
         "time": t.time,
         "marginAsset": USDT,
+        # alfax extension: what the fill was priced from (reference book level, reference trade or quote)
+        "evidence": _evidence_json(t.evidence, inst),
     }
+
+
+def _evidence_json(e, inst: Instrument) -> dict | None:
+    if e is None:
+        return None
+    return {"source": e.source, "refId": e.ref_id, "refPrice": format_fixed(e.ref_price, inst.price_precision),
+            "refQty": format_fixed(e.ref_qty, inst.quantity_precision)}
 
 
 def income_json(i) -> dict:

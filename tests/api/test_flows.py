@@ -163,6 +163,9 @@ def test_market_order_result_ack_positions_account(run):
         assert bal[0]["asset"] == "USDT" and bal[0]["updateTime"] > 0
         trades = (await h.signed("GET", "/fapi/v1/userTrades", {"symbol": BTC}, key=key)).json()
         assert len(trades) == 2 and trades[0]["commissionAsset"] == "USDT"
+        # every fill names the reference book level it was priced from, and the price matches that level
+        ev = trades[0]["evidence"]
+        assert ev["source"] == "book" and ev["refPrice"] == trades[0]["price"] and float(ev["refQty"]) > 0
         inc = (await h.signed("GET", "/fapi/v1/income", {"incomeType": "COMMISSION"}, key=key)).json()
         assert inc and all(i["incomeType"] == "COMMISSION" and isinstance(i["tranId"], int) for i in inc)
         # sell everything with reduceOnly="true" (Hummingbot string)
