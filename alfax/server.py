@@ -109,6 +109,7 @@ class Runtime:
         self.feed = make_feed(config.feed, self.instruments, config.speed)
         self.subscribers: list = []  # event consumers (user streams, challenges…) hang off here
         self._last_snapshot = time.monotonic()
+        self._snapshot_seq = -1  # journal seq covered by the last snapshot this process took
         self._metrics: dict = {}
         self._metrics_ms = 0
         self.started_ms = _wall_ms()
@@ -184,8 +185,17 @@ class Runtime:
                 continue
             last_tick = now
             self.execute(Tick())
-            if now - self._last_snapshot >= self.config.snapshot_every_s:
-                self.save_snapshot()
+            self.maybe_snapshot(now)
+
+    def maybe_snapshot(self, now: float) -> bool:
+        """Snapshot every ``snapshot_every_s`` — unless nothing was journaled since the last one (idle venue)."""
+        if now - self._last_snapshot < self.config.snapshot_every_s:
+            return False
+        if self.ledger.last_enqueued_seq == self._snapshot_seq:
+            self._last_snapshot = now
+            return False
+        self.save_snapshot()
+        return True
 
     def save_snapshot(self) -> None:
         self._last_snapshot = time.monotonic()
@@ -199,6 +209,7 @@ class Runtime:
             if was_enabled:
                 gc.enable()
         self.ledger.save_snapshot(blob, state_hash)
+        self._snapshot_seq = self.ledger.last_enqueued_seq  # after it: pending market slots were journaled first
 
     # ------------------------------------------------------------------ edge helpers
     def health(self) -> dict:
