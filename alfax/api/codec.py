@@ -10,14 +10,10 @@ from alfax.domain.enums import AlgoStatus, OrderType
 from alfax.domain.instruments import Instrument
 from alfax.domain.money import AMOUNT_DECIMALS, div_round_half_up, format_fixed, format_trimmed
 from alfax.domain.orders import AlgoOrder, Order, Trade
+from alfax.domain.wire import amt, avg_price, percent_str  # shared with the stream encoders (alfax.streams)
 
 USDT = "USDT"
 PERPETUAL_DELIVERY_DATE = 4133404800000
-
-
-def amt(raw: int) -> str:
-    """USDT amount, 8 dp."""
-    return format_fixed(raw, AMOUNT_DECIMALS)
 
 
 def p8(raw: int) -> str:
@@ -27,21 +23,6 @@ def p8(raw: int) -> str:
 def rate_str(raw: int) -> str:
     """Rate raw (8 dp) trimmed: 0.0002."""
     return format_trimmed(raw, 8)
-
-
-def percent_str(rate_raw: int) -> str:
-    """Callback rate raw (8 dp fraction; 1% = 1_000_000) as Binance's percent string ("1", "0.3")."""
-    return format_trimmed(rate_raw, 6)
-
-
-def avg_price(inst: Instrument, cum_quote: int, executed: int) -> str:
-    """avgPrice at price precision + 3 decimals (capped at 8), "0.00000"-style when unfilled."""
-    d = min(8, inst.price_precision + 3)
-    if executed <= 0:
-        return format_fixed(0, d)
-    # cum_quote (8 dp) / executed (qp) -> price at d decimals
-    raw = div_round_half_up(cum_quote * 10 ** (inst.quantity_precision + d), executed * 10**AMOUNT_DECIMALS)
-    return format_fixed(raw, d)
 
 
 def _fmt_price_or_zero(inst: Instrument, raw: int) -> str:
