@@ -236,19 +236,25 @@ def _margin_type_lower(mt) -> str:
     return "isolated" if getattr(mt, "value", mt) == "ISOLATED" else "cross"
 
 
-def position_v3(pos, m, inst: Instrument, bid_notional: int = 0, ask_notional: int = 0) -> dict:
-    """/fapi/v3/positionRisk row. ``m`` is engine.summary.PositionMetrics (None = flat, no metrics)."""
-    qp = inst.quantity_precision
-    isolated = getattr(pos.margin_type, "value", pos.margin_type) == "ISOLATED"
+def _position_prices(pos, m, inst: Instrument) -> dict:
+    """Fields the v2 and v3 positionRisk rows share, in Binance's order."""
     return {
         "symbol": pos.symbol,
-        "positionSide": pos.position_side.value,
-        "positionAmt": format_fixed(pos.qty, qp),
+        "positionAmt": format_fixed(pos.qty, inst.quantity_precision),
         "entryPrice": p8(m.entry_price_8dp) if m else "0.0",
         "breakEvenPrice": p8(m.break_even_price_8dp) if m else "0.0",
         "markPrice": p8(_rescale_price(m.mark_price, inst)) if m else "0.00000000",
         "unRealizedProfit": amt(m.unrealized_pnl) if m else amt(0),
         "liquidationPrice": p8(m.liquidation_price) if m else "0",
+    }
+
+
+def position_v3(pos, m, inst: Instrument, bid_notional: int = 0, ask_notional: int = 0) -> dict:
+    """/fapi/v3/positionRisk row. ``m`` is engine.summary.PositionMetrics (None = flat, no metrics)."""
+    isolated = getattr(pos.margin_type, "value", pos.margin_type) == "ISOLATED"
+    return {
+        **_position_prices(pos, m, inst),
+        "positionSide": pos.position_side.value,
         "isolatedMargin": amt(m.isolated_margin) if (m and isolated) else amt(0),
         "notional": amt(m.notional) if m else amt(0),
         "marginAsset": USDT,
@@ -266,17 +272,10 @@ def position_v3(pos, m, inst: Instrument, bid_notional: int = 0, ask_notional: i
 
 def position_v2(pos, m, inst: Instrument) -> dict:
     """/fapi/v2/positionRisk row (adds leverage/marginType; Hummingbot reads leverage)."""
-    qp = inst.quantity_precision
     isolated = getattr(pos.margin_type, "value", pos.margin_type) == "ISOLATED"
     max_notional = m.max_notional if m else inst.max_notional_for_leverage(pos.leverage)
     return {
-        "symbol": pos.symbol,
-        "positionAmt": format_fixed(pos.qty, qp),
-        "entryPrice": p8(m.entry_price_8dp) if m else "0.0",
-        "breakEvenPrice": p8(m.break_even_price_8dp) if m else "0.0",
-        "markPrice": p8(_rescale_price(m.mark_price, inst)) if m else "0.00000000",
-        "unRealizedProfit": amt(m.unrealized_pnl) if m else amt(0),
-        "liquidationPrice": p8(m.liquidation_price) if m else "0",
+        **_position_prices(pos, m, inst),
         "leverage": str(pos.leverage),
         "maxNotionalValue": format_trimmed(max_notional, AMOUNT_DECIMALS),
         "marginType": _margin_type_lower(pos.margin_type),

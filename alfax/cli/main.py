@@ -15,9 +15,10 @@ import json
 import os
 import sys
 import time
-from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn, Sequence
 from urllib.parse import urlencode, urlsplit
+
+from alfax.domain.money import AMOUNT_DECIMALS, MoneyError, format_trimmed, parse_fixed
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 DEFAULT_DB = "./alfax.db"
@@ -52,29 +53,25 @@ def _positive_number(text: str) -> float:
     return value
 
 
-def _amount(text: str) -> str:
+def _parse_amount(text: str, *, signed: bool) -> str:
+    """USDT amount for the operator API: the domain's money parser (8 dp max, no floats), as a plain string."""
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"invalid amount {text!r}: must be a decimal number") from None
-    if not value.is_finite() or value <= 0:
-        raise argparse.ArgumentTypeError(f"invalid amount {text!r}: must be a positive decimal number")
-    if -value.as_tuple().exponent > 8:
-        raise argparse.ArgumentTypeError(f"invalid amount {text!r}: at most 8 decimal places")
-    return format(value.normalize(), "f")
+        raw = parse_fixed(text, AMOUNT_DECIMALS, allow_negative=signed)
+    except MoneyError as e:
+        raise argparse.ArgumentTypeError(f"invalid amount {text!r}: {e}") from None
+    if raw == 0 or (raw < 0 and not signed):
+        need = "a non-zero" if signed else "a positive"
+        raise argparse.ArgumentTypeError(f"invalid amount {text!r}: must be {need} decimal number")
+    return format_trimmed(raw, AMOUNT_DECIMALS)
+
+
+def _amount(text: str) -> str:
+    return _parse_amount(text, signed=False)
 
 
 def _signed_amount(text: str) -> str:
     """Funding amount: non-zero decimal (negative withdraws)."""
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"invalid amount {text!r}: must be a decimal number") from None
-    if not value.is_finite() or value == 0:
-        raise argparse.ArgumentTypeError(f"invalid amount {text!r}: must be a non-zero decimal number")
-    if -value.as_tuple().exponent > 8:
-        raise argparse.ArgumentTypeError(f"invalid amount {text!r}: at most 8 decimal places")
-    return format(value.normalize(), "f")
+    return _parse_amount(text, signed=True)
 
 
 def _account_id(text: str) -> int:
