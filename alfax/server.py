@@ -3,7 +3,8 @@
 This is the only module (with ``cli``) that knows every package. The flow it wires is one way:
 
     feed ──► Venue.handle ──► events ──► ledger (journal + read models)
-    api  ──► Venue.handle ──► events ──► ledger … then the HTTP answer, after COMMIT
+      └──► market-data read model, stream hub (market streams)
+    api  ──► Venue.handle ──► events ──► ledger … then, after COMMIT, the HTTP answer and the user-data streams
 
 Everything runs on one asyncio event loop: the engine is called synchronously (it never awaits), so it is a
 single writer without locks. The ledger's writer thread is the only other thread.
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from alfax.api.app import create_app
 from alfax.api.context import ApiContext
-from alfax.domain.commands import Command, CreateAccount, Restart, Tick, Transfer
+from alfax.domain.commands import Command, CreateAccount, FeedStatus, Restart, Tick, Transfer
 from alfax.domain.enums import Permission
 from alfax.domain.events import Event
 from alfax.domain.instruments import Instrument, load_instruments
@@ -35,6 +36,9 @@ from alfax.ledger.keys import SqliteKeyStore, load_or_create_operator
 from alfax.ledger.reader import LedgerReader
 from alfax.ledger.recovery import recover
 from alfax.marketdata.store import MarketData
+from alfax.streams.hub import StreamHub
+from alfax.streams.session import Limits
+from alfax.streams.ws_app import StreamsApp
 
 log = logging.getLogger("alfax")
 
@@ -56,6 +60,22 @@ class ServeConfig:
     # Binance's limits by default; benchmarks raise them to measure the engine rather than the limiter.
     rate_limits: dict = field(default_factory=dict)
     print_banner: bool = True
+    # live Binance feed (``feed="binance"``): base URLs, configurable (a loopback upstream in tests)
+    binance_rest_url: str = "https://fapi.binance.com"
+    binance_ws_url: str = "wss://fstream.binance.com"
+    # a symbol whose feed produced nothing for this long is stale: orders rejected, nothing evaluated
+    stale_after_ms: int = 5_000
+    # WebSocket connection rules (Binance's Connect page): ping every 3 min, drop after 10 min without pong
+    ws_ping_interval_s: float = 180.0
+    ws_ping_timeout_s: float = 600.0
+    ws_max_streams: int = 1024
+    ws_max_incoming_per_s: int = 10
+    ws_max_lifetime_s: float = 24 * 3600.0
+    ws_max_queue: int = 4096
+
+    def ws_limits(self) -> Limits:
+        return Limits(max_streams=self.ws_max_streams, max_incoming_per_s=self.ws_max_incoming_per_s,
+                      max_lifetime_s=self.ws_max_lifetime_s, max_queue=self.ws_max_queue)
 
 
 class StampedClock:
@@ -106,8 +126,13 @@ class Runtime:
         self.reader = LedgerReader(config.db_path)
         self.keys = SqliteKeyStore(config.db_path)
         self.market = MarketData(self.instruments)
-        self.feed = make_feed(config.feed, self.instruments, config.speed)
-        self.subscribers: list = []  # event consumers (user streams, challenges…) hang off here
+        self.feed = make_feed(config.feed, self.instruments, config.speed, **_feed_options(config))
+        # committed event batches go to these consumers (user streams, challenges…), in journal order
+        self.subscribers: list = []
+        # (ts, command) of every reference-market command after the engine handled it (market streams)
+        self.market_listeners: list = []
+        self.on_loop = False  # set once the asyncio loop runs: journal futures are then asyncio futures
+        self.stale: dict[str, bool] = {s: self.venue.market(s).stale for s in self.instruments}
         self._last_snapshot = time.monotonic()
         self._snapshot_seq = -1  # journal seq covered by the last snapshot this process took
         self._metrics: dict = {}
@@ -134,17 +159,56 @@ class Runtime:
         if cmd.is_market_data and not events:
             self.ledger.append_market(ts, cmd)
             return events, None
-        fut = self.ledger.append_async(ts, cmd, events) if awaitable else self.ledger.append(ts, cmd, events)
-        for sub in self.subscribers:
-            sub(events)
+        if awaitable or self.on_loop:
+            fut = self.ledger.append_async(ts, cmd, events)
+            if events and self.subscribers:
+                # published after COMMIT: a pushed event is never taken back by a crash. Futures resolve in
+                # journal order and their callbacks run in that order, so consumers see the journal's order.
+                fut.add_done_callback(lambda f, evs=events: f.cancelled() or f.exception() or self.publish(evs))
+        else:  # no loop yet (start-up): publish at once, nobody is connected
+            fut = self.ledger.append(ts, cmd, events)
+            if events and self.subscribers:
+                self.publish(events)
         return events, fut
+
+    def publish(self, events: list[Event]) -> None:
+        for sub in self.subscribers:
+            try:
+                sub(events)
+            except Exception:  # one consumer's bug must not stop the others or the engine
+                log.exception("event consumer %r failed", sub)
 
     async def submit(self, cmd: Command) -> list[Event]:
         """The edge's write path: the answer is sent only after the command and its events are durable."""
         events, fut = self.execute(cmd, awaitable=True)
         if fut is not None:
-            await fut
+            # shielded: a client that hangs up must not cancel the commit future (its done-callback publishes)
+            await asyncio.shield(fut)
         return events
+
+    def market_command(self, now: int, cmd: Command) -> None:
+        """A reference-market command from the feed: read model, engine, then the market streams."""
+        self.market.on_command(now, cmd)
+        try:
+            self.execute(cmd)
+        except Exception:  # a malformed reference update must not stop the venue's market data
+            log.exception("feed command failed: %r", cmd)
+            return
+        for listener in self.market_listeners:
+            listener(now, cmd)
+
+    def update_staleness(self, now: int) -> None:
+        """FeedStatus on every change: a symbol is stale when the feed says so (disconnected, resyncing) or
+        when nothing arrived for ``stale_after_ms``."""
+        ages = self.market.feed_age_ms(now)
+        feed_stale = self.feed.stale_symbols(now) if hasattr(self.feed, "stale_symbols") else ()
+        limit = self.config.stale_after_ms
+        for sym in self.feed.symbols:
+            want = sym in feed_stale or ages.get(sym, now) > limit
+            if want != self.stale.get(sym, False):
+                self.stale[sym] = want
+                self.execute(FeedStatus(symbol=sym, stale=want))
+                (log.warning if want else log.info)("reference feed for %s is %s", sym, "STALE" if want else "fresh")
 
     # ------------------------------------------------------------------ background loops
     def prefill_market_history(self) -> None:
@@ -155,11 +219,8 @@ class Runtime:
         while True:
             now = _wall_ms()
             for cmd in self.feed.poll(now):
-                self.market.on_command(now, cmd)
-                try:
-                    self.execute(cmd)
-                except Exception:  # a malformed reference update must not stop the venue's market data
-                    log.exception("feed command failed: %r", cmd)
+                self.market_command(now, cmd)
+            self.update_staleness(_wall_ms())
             await asyncio.sleep(0.05)
 
     async def tick_loop(self) -> None:
@@ -222,7 +283,8 @@ class Runtime:
         return {
             "status": "ok",
             "serverTime": now,
-            "feed": {"source": self.config.feed, "ageMs": ages},
+            "feed": {"source": self.config.feed, "ageMs": ages,
+                     "stale": sorted(sym for sym, st in self.stale.items() if st)},
             "ledgerLagMs": m.get("commit_lag_p99_ms", 0),
             "journalQueue": m.get("queue_length", 0),
         }
@@ -263,18 +325,32 @@ def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _feed_options(config: ServeConfig) -> dict:
+    if config.feed.partition(":")[0] == "binance":
+        return {"rest_url": config.binance_rest_url, "ws_url": config.binance_ws_url,
+                "stale_after_ms": config.stale_after_ms}
+    return {}
+
+
 async def _serve(config: ServeConfig) -> None:
     import uvicorn
+    from starlette.routing import WebSocketRoute
 
     from alfax.cli.banner import render_banner
 
     rt = Runtime(config)
+    rt.on_loop = True
     load_or_create_operator(config.db_path + ".operator.json", rt.keys)
     rt.prefill_market_history()
+    hub = StreamHub(rt.instruments, rt.market, rt.venue)
+    rt.subscribers.append(hub.on_events)
+    rt.market_listeners.append(hub.on_market)
+    if hasattr(rt.feed, "start"):  # live feeds own connections (started here, on the loop)
+        await rt.feed.start()
     # warm the engine with the first reference data before accepting orders
     for cmd in rt.feed.poll(_wall_ms()):
-        rt.market.on_command(_wall_ms(), cmd)
-        rt.execute(cmd)
+        rt.market_command(_wall_ms(), cmd)
+    rt.update_staleness(_wall_ms())
     demo = await rt.ensure_demo_account()
     base_url = f"http://{config.host}:{config.port}"
     if config.print_banner:
@@ -282,17 +358,24 @@ async def _serve(config: ServeConfig) -> None:
             print(render_banner(base_url, demo[0], demo[1]), flush=True)
         else:
             print(f"alfax serving on {base_url}\n(demo credentials were printed at first start)", flush=True)
-    app = create_app(rt.api_context())
+    app = create_app(rt.api_context(), routes=[WebSocketRoute("/{path:path}", StreamsApp(hub, config.ws_limits()))])
+    hub.listen_keys = app.state.listen_keys
     server = uvicorn.Server(
         uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", lifespan="off",
-                       access_log=False, ws="none")
+                       access_log=False, ws="websockets-sansio", ws_ping_interval=config.ws_ping_interval_s,
+                       ws_ping_timeout=config.ws_ping_timeout_s,
+                       # one deflate context per connection would compress every frame once per client
+                       ws_per_message_deflate=False)
     )
-    tasks = [asyncio.create_task(rt.feed_loop()), asyncio.create_task(rt.tick_loop())]
+    tasks = [asyncio.create_task(rt.feed_loop()), asyncio.create_task(rt.tick_loop()),
+             asyncio.create_task(hub.run())]
     try:
         await server.serve()
     finally:
         for t in tasks:
             t.cancel()
+        if hasattr(rt.feed, "stop"):
+            await rt.feed.stop()
         rt.close()
 
 

@@ -9,6 +9,7 @@ Exit codes: 0 ok, 1 runtime failure (server unreachable, API error, missing file
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -98,11 +99,20 @@ def _permissions(text: str) -> str:
 
 
 def _feed(text: str) -> str:
-    if text == "replay":
+    kind, sep, arg = text.partition(":")
+    if kind in ("replay", "binance") and (not sep or arg):
         return text
-    if text.startswith("files:") and len(text) > len("files:"):
+    if kind == "files" and arg:
         return text
-    raise argparse.ArgumentTypeError(f"invalid feed {text!r}: expected 'replay' or 'files:PATH'")
+    raise argparse.ArgumentTypeError(
+        f"invalid feed {text!r}: expected 'replay', 'binance[:SYM1,SYM2]' or 'files:PATH'")
+
+
+def _ws_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("ws", "wss") or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"invalid url {text!r}: expected ws://HOST:PORT or wss://HOST")
+    return text.rstrip("/")
 
 
 def _url(text: str) -> str:
@@ -254,8 +264,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from alfax.server import ServeConfig, serve  # lazy: the composition root pulls in every package
 
+    # any other ServeConfig field may come from the config file (WebSocket limits, stale threshold, …)
+    known = {f.name for f in dataclasses.fields(ServeConfig)}
+    extra = {k: v for k, v in cfg.items() if k in known and k not in ("host", "port", "db_path", "feed", "speed",
+                                                                       "instruments_path")}
+    if args.binance_rest_url is not None:
+        extra["binance_rest_url"] = args.binance_rest_url
+    if args.binance_ws_url is not None:
+        extra["binance_ws_url"] = args.binance_ws_url
     config = ServeConfig(
-        host=host, port=port, db_path=db, feed=feed, speed=speed, instruments_path=instruments
+        host=host, port=port, db_path=db, feed=feed, speed=speed, instruments_path=instruments, **extra
     )
     result = serve(config)
     return int(result) if isinstance(result, int) else 0
@@ -385,7 +403,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=None, help="TCP port (default 8080)")
     p.add_argument("--db", default=None, help="SQLite journal path (default ./alfax.db)")
-    p.add_argument("--feed", type=_feed, default=None, help="market data: replay (bundled) or files:PATH (default replay)")
+    p.add_argument("--feed", type=_feed, default=None, help="market data: replay (bundled), binance[:SYM,…] (live Binance public streams) or files:PATH (default replay)")
+    p.add_argument("--binance-rest-url", type=_url, default=None,
+                   help="REST base of the live feed (default https://fapi.binance.com)")
+    p.add_argument("--binance-ws-url", type=_ws_url, default=None,
+                   help="WebSocket base of the live feed (default wss://fstream.binance.com)")
     p.add_argument("--speed", type=_positive_number, default=None, help="replay speed multiplier (default 1)")
     p.add_argument("--instruments", default=None, metavar="PATH", help="instruments JSON (default: bundled)")
     p.add_argument("--config", default=None, metavar="PATH", help="JSON/TOML file with serve options; flags override it")

@@ -194,6 +194,18 @@ class MarkPriceUpdate(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class FeedStatus(Command):
+    """The reference feed of ``symbol`` became stale (no usable data: disconnected, resyncing, silent) or fresh
+    again. Journaled, so replay sees the same rejections. While stale, orders for the symbol are rejected and
+    nothing (fills, triggers, liquidation, funding) is evaluated on its prices."""
+
+    kind = "feed"
+    is_market_data = True
+    symbol: str
+    stale: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Tick(Command):
     """Time passes: GTD expiry, countdown cancel-all, funding at 00/08/16 UTC. Sent by the runtime each second."""
 
@@ -214,6 +226,6 @@ ALL_COMMANDS: dict[str, type] = {
     for c in (
         CreateAccount, Transfer, SetLeverage, SetMarginType, SetPositionMode, AdjustPositionMargin,
         PlaceOrder, CancelOrder, CancelAlgoOrder, CancelAllOrders, AmendOrder, CountdownCancelAll,
-        BookUpdate, TradePrint, MarkPriceUpdate, Tick, Restart,
+        BookUpdate, TradePrint, MarkPriceUpdate, FeedStatus, Tick, Restart,
     )
 }

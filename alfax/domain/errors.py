@@ -38,6 +38,7 @@ class Err(Enum):
     BAD_INTERVAL_RANGE = (-1127, 400, "More than {hours} hours between startTime and endTime.")
     INVALID_PARAMETER = (-1130, 400, "Data sent for parameter '{param}' is not valid.")
     NEW_ORDER_REJECTED = (-2010, 400, "{reason}")
+    FEED_STALE = (-2010, 400, "Reference market feed for {symbol} is stale; orders for it are rejected until the feed recovers.")
     CANCEL_REJECTED = (-2011, 400, "Unknown order sent.")
     NO_SUCH_ORDER = (-2013, 400, "Order does not exist.")
     BAD_API_KEY_FMT = (-2014, 401, "API-key format invalid.")

@@ -13,7 +13,7 @@ class RefMarket:
     __slots__ = (
         "symbol", "bids", "asks", "update_id", "bid_used", "ask_used", "has_book",
         "last_price", "last_trade_ms", "last_trade_id", "mark_price", "index_price", "funding_rate",
-        "next_funding_time", "last_update_ms",
+        "next_funding_time", "last_update_ms", "stale",
     )
 
     def __init__(self, symbol: str) -> None:
@@ -32,6 +32,7 @@ class RefMarket:
         self.funding_rate = 0
         self.next_funding_time = 0
         self.last_update_ms = 0
+        self.stale = False  # set by FeedStatus: no orders, no evaluation on this symbol's prices
 
     # ------------------------------------------------------------------ updates
     def set_book(self, bids, asks, update_id: int, now: int) -> None:
@@ -111,6 +112,7 @@ class RefMarket:
             "last_price": self.last_price, "last_trade_ms": self.last_trade_ms, "last_trade_id": self.last_trade_id,
             "mark_price": self.mark_price, "index_price": self.index_price, "funding_rate": self.funding_rate,
             "next_funding_time": self.next_funding_time, "last_update_ms": self.last_update_ms,
+            "stale": self.stale,
         }
 
     @classmethod
@@ -125,4 +127,5 @@ class RefMarket:
         for k in ("last_price", "last_trade_ms", "last_trade_id", "mark_price", "index_price", "funding_rate",
                   "next_funding_time", "last_update_ms"):
             setattr(m, k, d[k])
+        m.stale = d.get("stale", False)
         return m

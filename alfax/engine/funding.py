@@ -31,8 +31,8 @@ def settle(v: "Venue") -> None:
     for symbol in sorted(v.symbol_holders):
         holders = v.symbol_holders[symbol]
         m = v.markets[symbol]
-        if not holders or not m.mark_price or not m.funding_rate:
-            continue
+        if not holders or not m.mark_price or not m.funding_rate or m.stale:
+            continue  # stale feed: no settlement on an old mark price (documented in the README)
         inst = v.instruments[symbol]
         for account_id in sorted(holders):
             acct = v.accounts[account_id]

@@ -29,7 +29,8 @@ def _market(v: "Venue", symbol: str):
 def on_book(v: "Venue", cmd: C.BookUpdate) -> None:
     m = _market(v, cmd.symbol)
     m.set_book(cmd.bids, cmd.asks, cmd.update_id, v.now)
-    matching.on_book(v, cmd.symbol)
+    if not m.stale:
+        matching.on_book(v, cmd.symbol)
 
 
 def on_trade(v: "Venue", cmd: C.TradePrint) -> None:
@@ -38,6 +39,8 @@ def on_trade(v: "Venue", cmd: C.TradePrint) -> None:
     m.last_trade_ms = v.now
     m.last_trade_id = cmd.trade_id
     m.last_update_ms = v.now
+    if m.stale:
+        return
     matching.on_trade_print(v, cmd.symbol, cmd.price, cmd.qty, cmd.trade_id)
     run_triggers(v, cmd.symbol, WorkingType.CONTRACT_PRICE, cmd.price)
 
@@ -49,8 +52,20 @@ def on_mark(v: "Venue", cmd: C.MarkPriceUpdate) -> None:
     m.funding_rate = cmd.funding_rate
     m.next_funding_time = cmd.next_funding_time
     m.last_update_ms = v.now
+    if m.stale:
+        return
     run_triggers(v, cmd.symbol, WorkingType.MARK_PRICE, cmd.mark_price)
     liquidation.check_symbol(v, cmd.symbol)
+
+
+def on_feed_status(v: "Venue", cmd: C.FeedStatus) -> None:
+    m = _market(v, cmd.symbol)
+    was_stale, m.stale = m.stale, cmd.stale
+    if was_stale and not cmd.stale and m.has_book:
+        # back to fresh: resting orders meet the current book at once (triggers and liquidation wait for the
+        # next trade / mark price, which are evaluated as usual)
+        matching.on_book(v, cmd.symbol)
+
 
 
 def protected(v: "Venue", symbol: str) -> bool:

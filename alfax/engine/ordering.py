@@ -22,6 +22,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def place_order(v: "Venue", cmd: C.PlaceOrder) -> None:
+    risk.instrument(v, cmd.symbol)
+    risk.account(v, cmd.account_id)
+    risk.check_fresh(v, cmd.symbol)
     if cmd.type.is_conditional:
         place_algo(v, cmd)
     else:
@@ -349,6 +352,7 @@ def cancel_all(v: "Venue", account_id: int, symbol: str, regular: bool = True, a
 
 def amend_order(v: "Venue", cmd: C.AmendOrder) -> None:
     inst = risk.instrument(v, cmd.symbol)
+    risk.check_fresh(v, cmd.symbol)
     found = _find_open(v, cmd.account_id, cmd.symbol, cmd.order_id, cmd.client_order_id)
     if found is None or isinstance(found, AlgoOrder):
         raise VenueError(Err.NO_SUCH_ORDER)

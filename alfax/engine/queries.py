@@ -119,4 +119,5 @@ def market(v: "Venue", symbol: str) -> MarketState:
         symbol=symbol, bids=m.bids, asks=m.asks, book_update_id=m.update_id, last_price=m.last_price,
         last_trade_ms=m.last_trade_ms, mark_price=m.mark_price, index_price=m.index_price,
         funding_rate=m.funding_rate, next_funding_time=m.next_funding_time, last_update_ms=m.last_update_ms,
+        stale=m.stale,
     )

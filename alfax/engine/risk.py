@@ -117,6 +117,13 @@ def instrument(v: "Venue", symbol: str) -> Instrument:
     return inst
 
 
+def check_fresh(v: "Venue", symbol: str) -> None:
+    """No new order or amendment on a symbol whose reference feed is stale (FeedStatus)."""
+    m = v.markets.get(symbol)
+    if m is not None and m.stale:
+        raise VenueError(Err.FEED_STALE, symbol=symbol)
+
+
 def account(v: "Venue", account_id: int) -> Account:
     acct = v.accounts.get(account_id)
     if acct is None:

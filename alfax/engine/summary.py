@@ -50,3 +50,4 @@ class MarketState:
     funding_rate: int
     next_funding_time: int
     last_update_ms: int
+    stale: bool = False  # FeedStatus: the reference feed is stale (orders rejected, nothing evaluated)

@@ -89,6 +89,7 @@ class Venue:
             C.BookUpdate: MK.on_book,
             C.TradePrint: MK.on_trade,
             C.MarkPriceUpdate: MK.on_mark,
+            C.FeedStatus: MK.on_feed_status,
             C.Tick: _noop,
             C.Restart: _restart,
         }

@@ -91,25 +91,29 @@ class DepthDiffer:
     """Diff-depth sequencer for one symbol (``<s>@depth[@100ms|@500ms]``).
 
     Feed it successive full BookUpdate snapshots (top ``levels`` of each side kept); ``flush`` emits one
-    depthUpdate with the absolute quantity of every level that changed since the last *emitted* state and 0 for
-    every level that disappeared. ``u`` is the newest BookUpdate ``update_id`` (the same sequence as REST
-    ``lastUpdateId``), ``pu`` the previous emitted ``u``, ``U`` = ``pu`` + 1, so coalescing any number of
-    updates into one event keeps ``pu == previous u``.
+    depthUpdate holding the absolute quantity of every level that was updated since the last *emitted* event
+    (0 for a level that disappeared), as Binance does. "Updated" means touched by any of the coalesced book
+    updates, not only the net difference: a client whose REST snapshot ``lastUpdateId`` falls inside the
+    coalesced range (``U <= L <= u``) may hold a level that changed and changed back, and must be told its
+    final quantity. ``u`` is the newest BookUpdate ``update_id`` (the same sequence as REST ``lastUpdateId``),
+    ``pu`` the previous emitted ``u``, ``U`` = ``pu`` + 1, so ``pu == previous u`` whatever the coalescing.
 
     The first snapshot (constructor ``base`` or the first one fed) is the baseline: it emits nothing, a client
     takes it from REST. Update ids must increase (a repeated or older id raises ValueError).
     """
 
-    __slots__ = ("inst", "symbol", "levels", "_bids", "_asks", "_u", "_pending")
+    __slots__ = ("inst", "symbol", "levels", "_bids", "_asks", "_u", "_last", "_tb", "_ta")
 
     def __init__(self, inst: Instrument, levels: int = DEFAULT_DEPTH_LEVELS, base: BookUpdate | None = None) -> None:
         self.inst = inst
         self.symbol = inst.symbol
         self.levels = levels
-        self._bids: dict[int, int] = {}
+        self._bids: dict[int, int] = {}  # newest fed state
         self._asks: dict[int, int] = {}
         self._u: int | None = None  # last emitted (or baseline) u
-        self._pending: BookUpdate | None = None
+        self._last: int | None = None  # newest fed update id
+        self._tb: set[int] = set()  # prices touched since the last emitted event
+        self._ta: set[int] = set()
         if base is not None:
             self.reset(base)
 
@@ -123,37 +127,41 @@ class DepthDiffer:
         self._check(book)
         self._bids = dict(book.bids[: self.levels])
         self._asks = dict(book.asks[: self.levels])
-        self._u = book.update_id
-        self._pending = None
+        self._u = self._last = book.update_id
+        self._tb = set()
+        self._ta = set()
 
     def _check(self, book: BookUpdate) -> None:
         if book.symbol != self.symbol:
             raise ValueError(f"DepthDiffer({self.symbol}) fed {book.symbol}")
 
     def feed(self, book: BookUpdate) -> None:
-        """Remember the newest snapshot; nothing is emitted until ``flush`` (the 100/250/500 ms interval)."""
+        """Take the newest snapshot and remember which levels it touched; nothing is emitted until ``flush``
+        (the 100/250/500 ms interval)."""
         self._check(book)
-        if self._u is None:
+        if self._last is None:
             self.reset(book)
             return
-        last = self._pending.update_id if self._pending is not None else self._u
-        if book.update_id <= last:
-            raise ValueError(f"book update id {book.update_id} not after {last}")
-        self._pending = book
+        if book.update_id <= self._last:
+            raise ValueError(f"book update id {book.update_id} not after {self._last}")
+        bids = dict(book.bids[: self.levels])
+        asks = dict(book.asks[: self.levels])
+        _touch(self._bids, bids, self._tb)
+        _touch(self._asks, asks, self._ta)
+        self._bids, self._asks, self._last = bids, asks, book.update_id
 
     def flush(self, ts: int) -> dict | None:
         """The coalesced depthUpdate since the last emitted event, or None when no update is pending."""
-        book = self._pending
-        if book is None or self._u is None:
+        if self._u is None or self._last == self._u:
             return None
-        self._pending = None
-        bids = dict(book.bids[: self.levels])
-        asks = dict(book.asks[: self.levels])
-        db = _diff(self._bids, bids, reverse=True)
-        da = _diff(self._asks, asks, reverse=False)
+        bids, asks = self._bids, self._asks
+        db = sorted(((p, bids.get(p, 0)) for p in self._tb), reverse=True)
+        da = sorted((p, asks.get(p, 0)) for p in self._ta)
         pu = self._u
-        self._bids, self._asks, self._u = bids, asks, book.update_id
-        return {"e": "depthUpdate", "E": ts, "T": ts, "s": self.symbol, "U": pu + 1, "u": book.update_id,
+        self._u = self._last
+        self._tb = set()
+        self._ta = set()
+        return {"e": "depthUpdate", "E": ts, "T": ts, "s": self.symbol, "U": pu + 1, "u": self._u,
                 "pu": pu, "b": _levels(db, self.inst), "a": _levels(da, self.inst)}
 
     def update(self, book: BookUpdate, ts: int) -> dict | None:
@@ -162,11 +170,13 @@ class DepthDiffer:
         return self.flush(ts)
 
 
-def _diff(old: dict[int, int], new: dict[int, int], reverse: bool) -> list[tuple[int, int]]:
-    out = [(p, q) for p, q in new.items() if old.get(p) != q]
-    out.extend((p, 0) for p in old if p not in new)
-    out.sort(reverse=reverse)
-    return out
+def _touch(old: dict[int, int], new: dict[int, int], touched: set[int]) -> None:
+    for p, q in new.items():
+        if old.get(p) != q:
+            touched.add(p)
+    for p in old:
+        if p not in new:
+            touched.add(p)
 
 
 # ---------------------------------------------------------------------------------------------- kline, tickers
