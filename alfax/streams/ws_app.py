@@ -18,6 +18,8 @@ from .hub import StreamHub
 from .session import CLOSE_NORMAL, CLOSE_POLICY, Limits, Session, error_frame
 
 ROUTES = ("public", "market", "private")
+# how long a close frame may wait behind a slow consumer's socket buffer before the connection is just dropped
+CLOSE_WAIT_S = 5.0
 
 
 @dataclass
@@ -91,6 +93,7 @@ class StreamsApp:
             if session.closing is not None:
                 code, reason = session.closing
                 try:  # bounded: a consumer that stopped reading cannot hold the close frame hostage
-                    await asyncio.wait_for(send({"type": "websocket.close", "code": code, "reason": reason}), 1.0)
+                    await asyncio.wait_for(send({"type": "websocket.close", "code": code, "reason": reason}),
+                                           CLOSE_WAIT_S)
                 except Exception:
                     pass
