@@ -284,7 +284,9 @@ class Runtime:
             "status": "ok",
             "serverTime": now,
             "feed": {"source": self.config.feed, "ageMs": ages,
-                     "stale": sorted(sym for sym, st in self.stale.items() if st)},
+                     "stale": sorted(sym for sym, st in self.stale.items() if st),
+                     # live feeds: per symbol connected / synced / age (why a symbol is stale)
+                     **({"status": self.feed.status(now)} if hasattr(self.feed, "status") else {})},
             "ledgerLagMs": m.get("commit_lag_p99_ms", 0),
             "journalQueue": m.get("queue_length", 0),
         }
