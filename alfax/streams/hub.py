@@ -221,8 +221,16 @@ class StreamHub:
                 if not subs:
                     continue
                 text = orjson.dumps(payload).decode()
+                # the combined wrapper is built once per listen key, not once per connection
+                wrapped: dict[str | None, str] = {}
                 for s in subs:
-                    s.push(s.wrap_user(text))
+                    if s.combined:
+                        w = wrapped.get(s.listen_key)
+                        if w is None:
+                            w = wrapped[s.listen_key] = s.wrap_user(text)
+                        s.push(w)
+                    else:
+                        s.push(text)
                 self.published += len(subs)
         if N.FORCE_ALL in self.topics or any(t.spec is not None and t.spec.kind == N.FORCE for t in self.topics.values()):
             self._force_orders(events)
