@@ -63,17 +63,22 @@ def wait_until(pred, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
+def assert_same_book_at_same_update_id(r_up, r_f) -> None:
+    """Poll both servers until their REST depth has the same lastUpdateId; the books must then be identical."""
+    def same_id_books():
+        a = r_up.get_public("/fapi/v1/depth", symbol=SYM, limit=20)
+        b = r_f.get_public("/fapi/v1/depth", symbol=SYM, limit=20)
+        return (a, b) if a["lastUpdateId"] == b["lastUpdateId"] else None
+
+    a, b = wait_until(same_id_books, 20, "equal lastUpdateId on both servers")
+    assert a["bids"] == b["bids"] and a["asks"] == b["asks"]
+
+
 def test_follower_book_is_the_upstream_book_at_the_same_update_id(pair):
     up, follower = pair
     r_up, r_f = up.rest(), follower.rest()
     try:
-        def same_id_books():
-            a = r_up.get_public("/fapi/v1/depth", symbol=SYM, limit=20)
-            b = r_f.get_public("/fapi/v1/depth", symbol=SYM, limit=20)
-            return (a, b) if a["lastUpdateId"] == b["lastUpdateId"] else None
-
-        a, b = wait_until(same_id_books, 20, "equal lastUpdateId on both servers")
-        assert a["bids"] == b["bids"] and a["asks"] == b["asks"]
+        assert_same_book_at_same_update_id(r_up, r_f)
         # the mark price and funding rate come through markPrice@1s
         pa = r_up.get_public("/fapi/v1/premiumIndex", symbol=SYM)
         pb = r_f.get_public("/fapi/v1/premiumIndex", symbol=SYM)
@@ -150,13 +155,7 @@ def test_upstream_killed_and_restarted_follower_reconnects_and_resyncs(pair):
     wait_until(lambda: health(follower)["feed"]["stale"] == [], 40, "fresh after the upstream restarted")
     r_up, r_f = up.rest(), follower.rest()
     try:
-        def same_id_books():
-            a = r_up.get_public("/fapi/v1/depth", symbol=SYM, limit=20)
-            b = r_f.get_public("/fapi/v1/depth", symbol=SYM, limit=20)
-            return (a, b) if a["lastUpdateId"] == b["lastUpdateId"] else None
-
-        a, b = wait_until(same_id_books, 20, "equal lastUpdateId after the resync")
-        assert a["bids"] == b["bids"] and a["asks"] == b["asks"]
+        assert_same_book_at_same_update_id(r_up, r_f)
     finally:
         r_up.close()
         r_f.close()
