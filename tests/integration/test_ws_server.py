@@ -11,7 +11,6 @@ import os
 import socket
 import time
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
