@@ -72,6 +72,7 @@ class ServeConfig:
     ws_max_incoming_per_s: int = 10
     ws_max_lifetime_s: float = 24 * 3600.0
     ws_max_queue: int = 4096
+    ws_send_buffer_bytes: int = 256 * 1024  # per connection, kernel and transport each (slow-consumer detection)
 
     def ws_limits(self) -> Limits:
         return Limits(max_streams=self.ws_max_streams, max_incoming_per_s=self.ws_max_incoming_per_s,
@@ -338,6 +339,8 @@ async def _serve(config: ServeConfig) -> None:
     import uvicorn
     from starlette.routing import WebSocketRoute
 
+    from alfax.streams.uvicorn_ws import protocol_class
+
     from alfax.cli.banner import render_banner
 
     rt = Runtime(config)
@@ -364,7 +367,7 @@ async def _serve(config: ServeConfig) -> None:
     hub.listen_keys = app.state.listen_keys
     server = uvicorn.Server(
         uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", lifespan="off",
-                       access_log=False, ws="websockets-sansio", ws_ping_interval=config.ws_ping_interval_s,
+                       access_log=False, ws=protocol_class(config.ws_send_buffer_bytes), ws_ping_interval=config.ws_ping_interval_s,
                        ws_ping_timeout=config.ws_ping_timeout_s,
                        # one deflate context per connection would compress every frame once per client
                        ws_per_message_deflate=False)

@@ -28,6 +28,7 @@ from alfax.domain.instruments import Instrument
 
 from . import market_payloads as MP
 from . import names as N
+from .frames import text_frame
 from .names import StreamSpec, parse_stream
 from .session import Session
 from .user_payloads import VenueLike, encode_user_events, listen_key_expired
@@ -156,16 +157,21 @@ class StreamHub:
         topic = self.topics.get(name)
         if topic is None:
             return
-        raw = orjson.dumps(payload).decode()
-        combined: str | None = None
+        self._fan_out(topic.subs, name, orjson.dumps(payload))
+
+    def _fan_out(self, sessions: Iterable[Session], stream: str, raw: bytes) -> None:
+        """Frame ``raw`` once (and its combined wrapper once, if a combined session needs it); push to all."""
+        frame = combined = None
         n = 0
-        for s in topic.subs:
+        for s in sessions:
             if s.combined:
                 if combined is None:
-                    combined = '{"stream":"%s","data":%s}' % (name, raw)
+                    combined = text_frame(b'{"stream":"%s","data":%s}' % (stream.encode(), raw))
                 s.push(combined)
             else:
-                s.push(raw)
+                if frame is None:
+                    frame = text_frame(raw)
+                s.push(frame)
             n += 1
         self.published += n
 
@@ -220,18 +226,13 @@ class StreamHub:
                 subs = accounts.get(acct)
                 if not subs:
                     continue
-                text = orjson.dumps(payload).decode()
-                # the combined wrapper is built once per listen key, not once per connection
-                wrapped: dict[str | None, str] = {}
-                for s in subs:
-                    if s.combined:
-                        w = wrapped.get(s.listen_key)
-                        if w is None:
-                            w = wrapped[s.listen_key] = s.wrap_user(text)
-                        s.push(w)
-                    else:
-                        s.push(text)
-                self.published += len(subs)
+                raw = orjson.dumps(payload)
+                keys = {s.listen_key for s in subs}
+                if len(keys) == 1:  # the usual case: one live key per account, framed once for all its sessions
+                    self._fan_out(subs, keys.pop() or "", raw)
+                else:
+                    for s in subs:
+                        self._fan_out((s,), s.listen_key or "", raw)
         if N.FORCE_ALL in self.topics or any(t.spec is not None and t.spec.kind == N.FORCE for t in self.topics.values()):
             self._force_orders(events)
 
@@ -364,5 +365,5 @@ class StreamHub:
             for s in list(subs):
                 key = s.listen_key
                 if key and lk.account_for(key, now) is None:
-                    s.push(s.wrap_user(orjson.dumps(listen_key_expired(key, now)).decode()))
+                    self._fan_out((s,), key, orjson.dumps(listen_key_expired(key, now)))
                     self.unbind_user(s)

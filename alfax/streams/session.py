@@ -1,8 +1,10 @@
 """One WebSocket connection: its subscriptions, its bounded send queue and Binance's control frames.
 
-The hub pushes already-encoded text into ``push``; a writer task drains the queue through the ASGI ``send``
-(which waits while the socket's buffer is full). A consumer that falls ``max_queue`` messages behind is
-disconnected with a reason instead of slowing the publisher or growing memory (issue 3, connection rules).
+The hub pushes frames (bytes made once by ``frames.text_frame``) into ``push``. With the server's raw frame
+writer (``uvicorn_ws``), a frame goes straight to the socket while nothing is queued and the socket is below its
+high-water mark; otherwise it is queued and a writer task drains the queue as the socket drains (through the ASGI
+``send`` when no raw writer exists). A consumer that falls ``max_queue`` frames behind is disconnected with a
+reason instead of slowing the publisher or growing memory (issue 3, connection rules).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import orjson
 
+from .frames import frame_payload, text_frame
 from .names import StreamSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,8 +50,8 @@ class WsError(Exception):
         self.msg = msg
 
 
-def error_frame(code: int, msg: str, req_id: Any = None) -> str:
-    return orjson.dumps({"error": {"code": code, "msg": msg}, "id": req_id}).decode()
+def error_frame(code: int, msg: str, req_id: Any = None) -> bytes:
+    return text_frame(orjson.dumps({"error": {"code": code, "msg": msg}, "id": req_id}))
 
 
 Send = Callable[[dict], Awaitable[None]]
@@ -56,32 +59,38 @@ Send = Callable[[dict], Awaitable[None]]
 
 class Session:
     __slots__ = (
-        "hub", "send", "limits", "combined", "subs", "listen_key", "account_id", "queue", "waiter", "closing",
-        "done", "incoming", "route", "__weakref__",
+        "hub", "send", "direct", "limits", "combined", "subs", "listen_key", "account_id", "queue", "waiter",
+        "closing", "done", "incoming", "route", "__weakref__",
     )
 
-    def __init__(self, hub: "StreamHub", send: Send, limits: Limits, combined: bool, route: str) -> None:
+    def __init__(self, hub: "StreamHub", send: Send, limits: Limits, combined: bool, route: str,
+                 direct: Any = None) -> None:
         self.hub = hub
         self.send = send
+        self.direct = direct  # uvicorn_ws.FrameWriter, or None: frames go through the ASGI send
         self.limits = limits
         self.combined = combined
         self.route = route
         self.subs: dict[str, StreamSpec | None] = {}  # name -> spec (None: the listen key used as a stream)
         self.listen_key: str | None = None
         self.account_id: int | None = None
-        self.queue: deque[str] = deque()
+        self.queue: deque[bytes] = deque()
         self.waiter: asyncio.Future | None = None
         self.closing: tuple[int, str] | None = None
         self.done: asyncio.Future = asyncio.get_running_loop().create_future()
         self.incoming: deque[float] = deque()
 
     # ------------------------------------------------------------------ outbound
-    def push(self, text: str) -> None:
-        """Queue one frame (called by the hub; never blocks)."""
+    def push(self, frame: bytes) -> None:
+        """Send or queue one frame (called by the hub; never blocks)."""
         if self.closing is not None:
             return
         q = self.queue
-        q.append(text)
+        d = self.direct
+        if not q and d is not None and d.ready():
+            d.write(frame)
+            return
+        q.append(frame)
         if len(q) > self.limits.max_queue:
             self.close(CLOSE_TRY_AGAIN, f"slow consumer: more than {self.limits.max_queue} messages queued")
             return
@@ -95,12 +104,16 @@ class Session:
             return
         self.closing = (code, reason)
         self.queue.clear()  # frees the backlog at once: a slow consumer never holds memory
+        w = self.waiter
+        if w is not None and not w.done():
+            w.set_result(None)  # the writer task sees ``closing`` and ends
         if not self.done.done():
             self.done.set_result(None)
 
     async def write_loop(self) -> None:
         q = self.queue
         send = self.send
+        d = self.direct
         loop = asyncio.get_running_loop()
         try:
             while self.closing is None:
@@ -108,10 +121,20 @@ class Session:
                     self.waiter = loop.create_future()
                     await self.waiter
                     continue
-                await send({"type": "websocket.send", "text": q.popleft()})
+                if d is None:
+                    await send({"type": "websocket.send", "text": frame_payload(q.popleft()).decode()})
+                    continue
+                if not d.alive():
+                    break
+                if not d.ready():
+                    await d.wait_writable()  # resume_writing (or the connection was lost: alive() says)
+                    continue
+                while q and d.ready():
+                    d.write(q.popleft())
         except Exception:  # the client went away while we were writing
-            if not self.done.done():
-                self.done.set_result(None)
+            pass
+        if not self.done.done():
+            self.done.set_result(None)
 
     # ------------------------------------------------------------------ inbound
     async def read_loop(self, receive) -> None:
@@ -176,7 +199,7 @@ class Session:
                 raise WsError(2, f"Invalid request: unknown variant `{method}`, expected one of `SUBSCRIBE`, "
                                  "`UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`")
             result = self._dispatch(method, req.get("params"))
-            self.push(orjson.dumps({"result": result, "id": req_id}).decode())
+            self.push_json({"result": result, "id": req_id})
         except WsError as e:
             self.push(error_frame(e.code, e.msg, req_id))
 
@@ -209,7 +232,5 @@ class Session:
         self.hub.subscribe(self, new)
 
     # ------------------------------------------------------------------ user data
-    def wrap_user(self, text: str) -> str:
-        if self.combined:
-            return '{"stream":"%s","data":%s}' % (self.listen_key, text)
-        return text
+    def push_json(self, obj: Any) -> None:
+        self.push(text_frame(orjson.dumps(obj)))

@@ -17,6 +17,8 @@ from urllib.parse import parse_qs
 from .hub import StreamHub
 from .session import CLOSE_NORMAL, CLOSE_POLICY, Limits, Session, error_frame
 
+FRAME_WRITER = "alfax.frame_writer"  # scope extension offered by streams.uvicorn_ws (raw frame output)
+
 ROUTES = ("public", "market", "private")
 # how long a close frame may wait behind a slow consumer's socket buffer before the connection is just dropped
 CLOSE_WAIT_S = 5.0
@@ -63,12 +65,12 @@ class StreamsApp:
             await send({"type": "websocket.close", "code": CLOSE_POLICY})  # HTTP 403 before the handshake
             return
         await send({"type": "websocket.accept"})
-        await self._serve(plan, receive, send)
+        await self._serve(plan, receive, send, scope.get("extensions", {}).get(FRAME_WRITER))
 
-    async def _serve(self, plan: ConnectPlan, receive, send) -> None:
+    async def _serve(self, plan: ConnectPlan, receive, send, direct) -> None:
         hub, limits = self.hub, self.limits
         loop = asyncio.get_running_loop()
-        session = Session(hub, send, limits, plan.combined, plan.route)
+        session = Session(hub, send, limits, plan.combined, plan.route, direct)
         hub.attach(session)
         if plan.listen_key is not None and not hub.bind_user(session, plan.listen_key):
             session.push(error_frame(-1125, "This listenKey does not exist."))

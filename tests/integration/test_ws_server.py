@@ -27,7 +27,8 @@ def srv(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ws")
     cfg = tmp / "serve.json"
     cfg.write_text(json.dumps({"ws_ping_interval_s": 1.0, "ws_ping_timeout_s": PONG_S, "ws_max_lifetime_s": LIFETIME_S,
-                               "ws_max_queue": 16}))
+                               "ws_max_queue": 16,
+                               "ws_send_buffer_bytes": 16384}))
     s = AlfaxServer(db_path=tmp / "alfax.db", speed=1.0, extra_args=("--config", str(cfg)))
     s.start()
     try:

@@ -11,6 +11,7 @@ import pytest
 from alfax.domain import commands as C
 from alfax.domain.enums import OrderType, Side
 from alfax.marketdata.store import MarketData
+from alfax.streams.frames import frame_payload, text_frame
 from alfax.streams.hub import StreamHub
 from alfax.streams.names import parse_stream
 from alfax.streams.session import Limits, Session
@@ -55,7 +56,7 @@ class World:
 
 
 def frames(s: Session) -> list:
-    return [orjson.loads(t) for t in s.queue]
+    return [orjson.loads(frame_payload(f)) for f in s.queue]
 
 
 def run(coro_fn):
@@ -253,5 +254,48 @@ def test_mark_price_streams(speed, name):
         one, arr = frames(s)
         assert one["data"]["p"] == "30000.50000000" and one["data"]["r"] == "0.00010000"
         assert arr["data"] == [one["data"]]
+
+    run(go)
+
+
+@pytest.mark.parametrize("n", [0, 1, 125, 126, 65535, 65536, 70000])
+def test_text_frames_are_valid_unmasked_rfc6455_frames(n):
+    """Parsed back by the websockets library's own frame reader (the client side of the protocol)."""
+    from websockets.frames import Frame, Opcode
+    from websockets.streams import StreamReader
+
+    payload = b"x" * n
+    frame = text_frame(payload)
+    assert frame_payload(frame) == payload
+    reader = StreamReader()
+    reader.feed_data(frame)
+    gen = Frame.parse(reader.read_exact, mask=False)
+    try:
+        next(gen)
+        raise AssertionError("frame parser wanted more bytes")
+    except StopIteration as stop:
+        parsed = stop.value
+    assert parsed.opcode is Opcode.TEXT and parsed.fin and parsed.data == payload
+
+
+def test_without_a_raw_frame_writer_frames_go_through_asgi_send_as_text():
+    """Under an ASGI server without the alfax.frame_writer extension, the writer task sends websocket.send text."""
+    async def go():
+        w = World()
+        s = w.session()
+        w.hub.subscribe(s, ["btcusdt@aggTrade"])
+        task = asyncio.get_running_loop().create_task(s.write_loop())
+        w.market_cmd(C.TradePrint(SYM, px("30000.0"), qty("0.1"), False, 5))
+        s.handle_text('{"method":"LIST_SUBSCRIPTIONS","id":1}')
+        for _ in range(50):
+            if len(w.sent[s]) == 2:
+                break
+            await asyncio.sleep(0.01)
+        s.close(1000, "bye")
+        await asyncio.wait_for(task, 1)
+        msgs = w.sent[s]
+        assert [m["type"] for m in msgs] == ["websocket.send", "websocket.send"]
+        assert orjson.loads(msgs[0]["text"])["a"] == 5
+        assert orjson.loads(msgs[1]["text"]) == {"result": ["btcusdt@aggTrade"], "id": 1}
 
     run(go)
