@@ -100,8 +100,8 @@ class StreamHub:
         return lk is not None and len(name) >= 16 and lk.account_for(name, self.clock()) is not None
 
     def subscribe(self, session: Session, names: Iterable[str]) -> None:
-        """Subscribe to known streams; a live listen key binds the user data; anything else is ignored (as
-        Binance does for unknown names) but still listed, so UNSUBSCRIBE/LIST_SUBSCRIPTIONS stay symmetric."""
+        """Subscribe to known streams; a live listen key binds the user data (and is listed); anything else is
+        ignored and not listed, as Binance does with the ``/0`` path index ccxt.pro appends."""
         for raw in names:
             spec = self.resolve(raw)
             if spec is None:
