@@ -213,8 +213,12 @@ class Runtime:
 
     # ------------------------------------------------------------------ background loops
     def prefill_market_history(self) -> None:
-        for ts, cmd in self.feed.history(_wall_ms()):
+        now = _wall_ms()
+        for ts, cmd in self.feed.history(now):
             self.market.on_command(ts, cmd)
+        if hasattr(self.feed, "bars"):  # live feeds: klines from the source's REST API
+            for symbol, kind, resolution_ms, bars in self.feed.bars(now):
+                self.market.load_bars(symbol, kind, resolution_ms, bars)
 
     async def feed_loop(self) -> None:
         while True:

@@ -43,6 +43,7 @@ from websockets.asyncio.client import connect
 from alfax.domain.commands import BookUpdate, Command
 from alfax.domain.instruments import Instrument
 
+from .binance_history import Backfill, fetch_bars
 from .binance_book import APPLIED, BUFFERED, GAP, WAIT, DepthSync
 from .binance_wire import (
     DepthEvent, DepthSnapshot, WireError, agg_trade, book_ticker, depth_event, depth_snapshot, mark_price,
@@ -140,8 +141,12 @@ class BinanceFeed:
             return out
 
     def history(self, end_ms: int) -> Iterable[tuple[int, Command]]:
-        """Always empty: a live feed has no past to replay (the marketdata read model fills as data arrives)."""
+        """Always empty: a live feed has no past to replay as commands; see ``bars`` for the kline backfill."""
         return []
+
+    def bars(self, end_ms: int) -> Backfill:
+        """Binance REST klines (1m and 1h; trade, mark, index, premium) up to ``end_ms`` for the read model."""
+        return fetch_bars(self.rest_url, self._inst, self.symbols, end_ms)
 
     def stale_symbols(self, now_ms: int) -> set[str]:
         return {s for s in self.symbols if self._stale(s, now_ms)}

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from alfax.domain.bars import Bar
 from alfax.domain.commands import MarkPriceUpdate, TradePrint
 from alfax.domain.instruments import Instrument
 from alfax.domain.money import RATE_DECIMALS, MoneyError, PrecisionError, check_raw, parse_fixed
@@ -146,3 +147,26 @@ def book_ticker(data: dict, inst: Instrument) -> tuple[Level, Level]:
     _int(data, "u")
     return ((parse_exact(data.get("b"), inst.price_precision), parse_exact(data.get("B"), inst.quantity_precision)),
             (parse_exact(data.get("a"), inst.price_precision), parse_exact(data.get("A"), inst.quantity_precision)))
+
+
+# ---------------------------------------------------------------------------------------------- REST klines
+
+KLINE_KINDS = ("trade", "mark", "index", "premium")
+
+
+def kline_bar(row: object, inst: Instrument, kind: str) -> Bar:
+    """One REST kline row ``[openTime, o, h, l, c, volume, closeTime, quoteVolume, trades, takerBuyVolume,
+    takerBuyQuote, ignore]`` -> Bar. Trade prices must fit the tick precision; mark/index prices and premium rates
+    are computed values and are rounded half-up (premium at RATE_DECIMALS)."""
+    if not isinstance(row, list) or len(row) < 9 or not isinstance(row[0], int):
+        raise WireError(f"kline row {row!r:.80}")
+    if kind == "trade":
+        pp, qp = inst.price_precision, inst.quantity_precision
+        o, h, lo, c = (parse_exact(x, pp) for x in row[1:5])
+        return Bar(row[0], o, h, lo, c, volume=parse_exact(row[5], qp), quote_volume=parse_rounded(row[7], pp + qp),
+                   trades=int(row[8]), taker_buy_volume=parse_exact(row[9], qp) if len(row) > 9 else 0,
+                   taker_buy_quote=parse_rounded(row[10], pp + qp) if len(row) > 10 else 0)
+    d = RATE_DECIMALS if kind == "premium" else inst.price_precision
+    neg = kind == "premium"
+    o, h, lo, c = (parse_rounded(x, d, allow_negative=neg) for x in row[1:5])
+    return Bar(row[0], o, h, lo, c, trades=int(row[8]) if isinstance(row[8], int) else 0)

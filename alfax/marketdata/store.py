@@ -22,6 +22,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from datetime import datetime, timezone
 
+from alfax.domain.bars import Bar
 from alfax.domain.commands import BookUpdate, Command, MarkPriceUpdate, TradePrint
 from alfax.domain.instruments import Instrument
 from alfax.domain.money import RATE_DECIMALS, RATE_SCALE, div_round_half_up, format_fixed, rescale
@@ -128,6 +129,16 @@ class Series:
             if taker_buy:
                 r[_TB] += qty
                 r[_TQ] += quote
+
+    def put_bar(self, bar: Bar, quote_factor: int) -> bool:
+        """Fill an empty base candle from a backfilled bar (never overwrites what live data already built)."""
+        r = self._row(bar.open_ms)
+        if r[_N] >= 0 or bar.open_ms % self.res:
+            return False
+        r[_O], r[_H], r[_L], r[_C] = bar.open, bar.high, bar.low, bar.close
+        r[_V], r[_Q], r[_N] = bar.volume, bar.quote_volume * quote_factor, max(bar.trades, 0)
+        r[_TB], r[_TQ] = bar.taker_buy_volume, bar.taker_buy_quote * quote_factor
+        return True
 
     def groups(self, interval: str, start: int | None, end: int | None, limit: int) -> list[tuple[int, list[int]]]:
         """Aggregate base candles into ``interval`` buckets with Binance's startTime/endTime/limit semantics."""
@@ -326,6 +337,19 @@ class MarketData:
             a.add(ts, prem)
             b.add(ts, prem)
 
+    def load_bars(self, symbol: str, kind: str, resolution_ms: int, bars: list[Bar]) -> int:
+        """Backfill base candles (``resolution_ms`` = 1 minute or 1 hour) of price ``kind`` from an outside source,
+        e.g. the live feed's REST klines at start, so ``klines?limit=1500`` answers before live data accumulates.
+        Only empty candles are filled; feed ages (staleness) are not touched. Returns the number filled."""
+        if kind not in PRICE_KINDS:
+            raise ValueError(f"invalid price kind {kind!r}")
+        s = self._sym(symbol)
+        series = s.series[kind][0 if resolution_ms == MINUTE_MS else 1]
+        if series.res != resolution_ms:
+            raise ValueError(f"bars must be 1m or 1h, got {resolution_ms} ms")
+        f = s.inst.notional_factor
+        return sum(series.put_bar(b, f) for b in sorted(bars, key=lambda b: b.open_ms))
+
     # ------------------------------------------------------------------ helpers
 
     def _sym(self, symbol: str) -> _Sym:
@@ -445,7 +469,7 @@ class MarketData:
         n = len(tb.ids)
         lo = max(tb.first, n - limit)
         inst = s.inst
-        pp, qp, f = inst.price_precision, inst.quantity_precision, inst.notional_factor
+        pp, qp = inst.price_precision, inst.quantity_precision
         return [{"id": i, "price": format_fixed(p, pp), "qty": format_fixed(q, qp),
                  "quoteQty": format_fixed(p * q, pp + qp), "time": t, "isBuyerMaker": m}
                 for i, t, p, q, m in zip(*self._trade_rows(s, lo, n))]

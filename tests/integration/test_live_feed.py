@@ -34,6 +34,7 @@ def pair(tmp_path_factory):
     follower = AlfaxServer(db_path=tmp / "follower.db", extra_args=(
         "--feed", f"binance:{SYM}", "--binance-rest-url", up.base_url,
         "--binance-ws-url", f"ws://{up.host}:{up.port}", "--config", str(cfg)))
+    follower.started_ms = int(time.time() * 1000)  # type: ignore[attr-defined]
     follower.start()
     try:
         wait_for_market(follower.base_url, symbols=(SYM,), timeout=60)
@@ -90,6 +91,25 @@ def test_follower_book_is_the_upstream_book_at_the_same_update_id(pair):
         f_ids = [t["a"] for t in r_f.get_public("/fapi/v1/aggTrades", symbol=SYM, limit=5)]
         assert set(f_ids) <= up_ids
         assert health(follower)["feed"]["stale"] == []
+    finally:
+        r_up.close()
+        r_f.close()
+
+
+def test_klines_are_backfilled_from_the_upstream_rest_api(pair):
+    """Before any live data could fill them, the follower answers klines?limit=… with the upstream's history."""
+    up, follower = pair
+    started = follower.started_ms
+    r_up, r_f = up.rest(), follower.rest()
+    try:
+        for path, key, interval, n in (("/fapi/v1/klines", "symbol", "1m", 1000), ("/fapi/v1/klines", "symbol", "1h", 24),
+                                       ("/fapi/v1/markPriceKlines", "symbol", "1m", 500),
+                                       ("/fapi/v1/indexPriceKlines", "pair", "1h", 24)):
+            step = 60_000 if interval == "1m" else 3_600_000
+            end = started - started % step - 1  # candles closed before the follower started
+            q = {key: SYM, "interval": interval, "limit": n, "endTime": end}
+            a, b = r_up.get_public(path, **q), r_f.get_public(path, **q)
+            assert len(a) == n and a == b, (path, interval, len(a), len(b))
     finally:
         r_up.close()
         r_f.close()
