@@ -40,6 +40,7 @@ KLINE_MS = 250
 TICKER_MS = 2000
 TICKER_ARR_MS = 1000
 KEYS_MS = 1000
+FORCE_MS = 1000
 
 
 class MarketReader(Protocol):
@@ -81,6 +82,7 @@ class StreamHub:
         self.marks: dict[str, MarkPriceUpdate] = {}
         self.differs: dict[tuple[str, int], MP.DepthDiffer] = {
             (s, sp): MP.DepthDiffer(inst) for s, inst in instruments.items() for sp in DEPTH_SPEEDS_MS}
+        self.pending_force: dict[str, dict] = {}  # symbol -> latest forceOrder payload of the current second
         self.published = 0  # frames pushed to sessions (metrics / benchmarks)
 
     # ================================================================== subscriptions
@@ -237,16 +239,23 @@ class StreamHub:
             self._force_orders(events)
 
     def _force_orders(self, events: list[Event]) -> None:
+        """Binance's liquidation snapshot rule: per symbol, only the latest liquidation order of each 1000 ms
+        window is pushed (``_push_force_orders``); nothing when no liquidation happened."""
         orders = {ev.order.order_id: ev.order for ev in events if isinstance(ev, OrderUpdated)}
         for ev in events:
             if isinstance(ev, Liquidated):
                 order = orders.get(ev.order_id)
                 inst = self.instruments.get(ev.symbol)
-                if order is None or inst is None:
-                    continue
-                payload = MP.force_order(ev, order, inst)
-                self.publish(f"{ev.symbol.lower()}@forceOrder", payload)
-                self.publish(N.FORCE_ALL, payload)
+                if order is not None and inst is not None:
+                    self.pending_force[ev.symbol] = MP.force_order(ev, order, inst)
+
+    def _push_force_orders(self, now: int, _period: int) -> None:
+        if not self.pending_force:
+            return
+        pending, self.pending_force = self.pending_force, {}
+        for sym, payload in pending.items():
+            self.publish(f"{sym.lower()}@forceOrder", payload)
+            self.publish(N.FORCE_ALL, payload)
 
     # ================================================================== timers
     async def run(self, step_s: float = 0.02) -> None:
@@ -254,7 +263,7 @@ class StreamHub:
         jobs: list[list] = [[sp, 0, self._flush_depth] for sp in DEPTH_SPEEDS_MS]
         jobs += [[1000, 0, self._push_marks], [3000, 0, self._push_marks], [KLINE_MS, 0, self._push_klines],
                  [TICKER_MS, 0, self._push_tickers], [TICKER_ARR_MS, 0, self._push_ticker_arrays],
-                 [KEYS_MS, 0, self._check_listen_keys]]
+                 [KEYS_MS, 0, self._check_listen_keys], [FORCE_MS, 0, self._push_force_orders]]
         while True:
             now = self.clock()
             for job in jobs:

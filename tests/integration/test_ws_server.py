@@ -314,3 +314,34 @@ def test_slow_consumer_is_disconnected_with_a_reason(srv):
                                                                                          ws.close_reason)
 
     asyncio.run(go())
+
+
+def test_algo_orders_push_algo_update_matching_rest(srv):
+    """A conditional order through /fapi/v1/algoOrder: ALGO_UPDATE NEW then CANCELED, fields as REST shows them
+    (ccxt.pro routes ALGO_UPDATE to watch_orders by aid/caid/X/tp)."""
+    acct = srv.create_account("10000")
+    rest = srv.rest(acct)
+    key = rest.ok("POST", "/fapi/v1/listenKey")["listenKey"]
+    rules = symbol_rules(rest)["BTCUSDT"]
+    mark = Decimal(rest.get_public("/fapi/v1/premiumIndex", symbol="BTCUSDT")["markPrice"])
+
+    async def go():
+        async with connect(ws_url(srv, f"/private/ws?listenKey={key}")) as ws:
+            placed = rest.ok("POST", "/fapi/v1/algoOrder", {
+                "algoType": "CONDITIONAL", "symbol": "BTCUSDT", "side": "BUY", "type": "STOP_MARKET",
+                "quantity": str(rules.qty_for_notional(mark, 150)), "triggerPrice": str(rules.round_price(mark * Decimal("1.05"))),
+                "workingType": "MARK_PRICE", "clientAlgoId": "ws-algo-1"})
+            new = await recv_until(ws, lambda m: m.get("e") == "ALGO_UPDATE")
+            o = new["o"]
+            got = rest.ok("GET", "/fapi/v1/algoOrder", {"algoId": placed["algoId"]})
+            assert (o["aid"], o["caid"], o["X"], o["tp"], o["q"], o["o"], o["S"], o["wt"]) == (
+                got["algoId"], "ws-algo-1", "NEW", got["triggerPrice"], got["quantity"], "STOP_MARKET", "BUY",
+                "MARK_PRICE")
+            rest.ok("DELETE", "/fapi/v1/algoOrder", {"algoId": placed["algoId"]})
+            canc = await recv_until(ws, lambda m: m.get("e") == "ALGO_UPDATE")
+            assert canc["o"]["aid"] == placed["algoId"] and canc["o"]["X"] == "CANCELED"
+
+    try:
+        asyncio.run(go())
+    finally:
+        rest.close()

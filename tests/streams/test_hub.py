@@ -299,3 +299,31 @@ def test_without_a_raw_frame_writer_frames_go_through_asgi_send_as_text():
         assert orjson.loads(msgs[1]["text"]) == {"result": ["btcusdt@aggTrade"], "id": 1}
 
     run(go)
+
+
+def test_force_order_snapshot_latest_liquidation_per_second():
+    """Binance: per symbol, only the latest liquidation of each 1000 ms is pushed; none when nothing happened."""
+    from alfax.domain.enums import MarginType
+
+    async def go():
+        w = World()
+        s = w.session(combined=True)
+        w.hub.subscribe(s, ["btcusdt@forceOrder", "!forceOrder@arr"])
+        for acct in (1, 2):
+            w.sim.do(C.SetMarginType(acct, SYM, MarginType.ISOLATED))
+            w.sim.do(C.SetLeverage(acct, SYM, 100))
+        w.sim.book([("30000.0", "5")], [("30000.0", "5")])
+        w.sim.do(C.PlaceOrder(1, SYM, Side.BUY, OrderType.MARKET, quantity=qty("1")))
+        w.sim.do(C.PlaceOrder(2, SYM, Side.BUY, OrderType.MARKET, quantity=qty("2")))
+        w.hub._push_force_orders(w.now, 1000)
+        assert not s.queue  # no liquidation, no frame
+        w.hub.on_events(w.sim.mark("29000.0"))  # both accounts liquidated in one batch
+        w.hub._push_force_orders(w.now, 1000)
+        f = frames(s)
+        assert [x["stream"] for x in f] == ["btcusdt@forceOrder", "!forceOrder@arr"]
+        assert f[0]["data"] == f[1]["data"] and f[0]["data"]["o"]["s"] == SYM
+        assert f[0]["data"]["o"]["q"] == "2.000"  # the latest one of the window (account 2's)
+        w.hub._push_force_orders(w.now + 1000, 1000)
+        assert len(s.queue) == 2
+
+    run(go)
