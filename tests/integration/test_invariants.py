@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from alfax_harness import PYTHON, Rest, best_bid_ask, mark_price
+from alfax_harness import PYTHON, Rest, best_bid_ask
 
 D = Decimal
 SYMS = ("BTCUSDT", "ETHUSDT")

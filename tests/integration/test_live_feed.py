@@ -126,7 +126,11 @@ def test_orders_fill_at_upstream_prices(pair):
                                                "newOrderRespType": "RESULT"})
         assert r["status"] == "FILLED"
         avg = Decimal(r["avgPrice"])
-        ub, ua = best_bid_ask(up.rest(), SYM)
+        r_up = up.rest()
+        try:
+            _, ua = best_bid_ask(r_up, SYM)
+        finally:
+            r_up.close()
         assert abs(avg - ua) / ua < Decimal("0.005"), (avg, ua)
         rest.ok("POST", "/fapi/v1/order", {"symbol": SYM, "side": "SELL", "type": "MARKET", "quantity": str(q),
                                            "reduceOnly": "true"})

@@ -9,7 +9,7 @@ import pytest
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
-from alfax_harness import Rest, best_bid_ask, mark_price
+from alfax_harness import Rest, best_bid_ask
 
 D = Decimal
 

@@ -6,7 +6,6 @@ import json
 import random
 from pathlib import Path
 
-import pytest
 
 from alfax.domain import commands as C
 from alfax.domain.enums import OrderType, Side, TimeInForce
