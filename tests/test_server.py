@@ -29,3 +29,35 @@ def test_snapshot_interval_is_respected(tmp_path):
         assert rt.maybe_snapshot(time.monotonic()) is False  # not due yet, even with new work
     finally:
         rt.ledger.close()
+
+
+def test_feed_status_is_journaled_in_place_so_replay_sees_what_was_skipped(tmp_path):
+    """A mark below the liquidation price arrives while the symbol is stale: nothing happens live (no events, so
+    the mark is only coalesced). Replaying the journal from genesis must skip it too, which requires the
+    FeedStatus commands to keep their place around the coalesced mark."""
+    from alfax.domain.commands import (BookUpdate, FeedStatus, MarkPriceUpdate, PlaceOrder, SetLeverage,
+                                       SetMarginType, Transfer)
+    from alfax.domain.enums import MarginType, OrderType, Side
+    from alfax.server import replay_state_hash
+
+    db = str(tmp_path / "r.db")
+    rt = Runtime(ServeConfig(db_path=db, feed="replay:BTCUSDT"))
+    try:
+        sym = "BTCUSDT"
+        rt.execute(CreateAccount(account_id=1))
+        rt.execute(Transfer(account_id=1, amount=10_000 * 10**8))
+        rt.execute(SetMarginType(1, sym, MarginType.ISOLATED))
+        rt.execute(SetLeverage(1, sym, 100))
+        rt.execute(BookUpdate(sym, ((3_000_000, 5_000),), ((3_000_000, 5_000),), 1))
+        rt.execute(MarkPriceUpdate(sym, 3_000_000, 3_000_000, 10_000, 0))
+        rt.execute(PlaceOrder(1, sym, Side.BUY, OrderType.MARKET, quantity=1_000))
+        rt.execute(FeedStatus(sym, True))
+        evs, _ = rt.execute(MarkPriceUpdate(sym, 2_900_000, 2_900_000, 10_000, 0))  # far below liquidation
+        assert evs == [] and rt.venue.positions(1, sym)[0].qty == 1_000
+        rt.execute(FeedStatus(sym, False))
+        rt.execute(Transfer(account_id=1, amount=10**8))  # a real command after: the pending mark is written
+        rt.ledger.flush().result(10)
+        live = rt.venue.state_hash()
+    finally:
+        rt.ledger.close()
+    assert replay_state_hash(db) == live

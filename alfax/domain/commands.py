@@ -200,7 +200,9 @@ class FeedStatus(Command):
     nothing (fills, triggers, liquidation, funding) is evaluated on its prices."""
 
     kind = "feed"
-    is_market_data = True
+    # Not coalescible market data: whether a later update was evaluated depends on this flag, so it is journaled
+    # in place (after the pending market updates before it), never folded into the latest-per-symbol slot.
+    is_market_data = False
     symbol: str
     stale: bool
 
