@@ -77,7 +77,6 @@ class StreamHub:
         self.clock = clock
         self.topics: dict[str, _Topic] = {}
         self.accounts: dict[int, dict[Session, None]] = {}
-        self.sessions: dict[Session, None] = {}
         self.books: dict[str, BookUpdate] = {}
         self.marks: dict[str, MarkPriceUpdate] = {}
         self.differs: dict[tuple[str, int], MP.DepthDiffer] = {
@@ -86,11 +85,7 @@ class StreamHub:
         self.published = 0  # frames pushed to sessions (metrics / benchmarks)
 
     # ================================================================== subscriptions
-    def attach(self, session: Session) -> None:
-        self.sessions[session] = None
-
     def detach(self, session: Session) -> None:
-        self.sessions.pop(session, None)
         self.unsubscribe(session, list(session.subs))
         self.unbind_user(session)
 
@@ -152,9 +147,6 @@ class StreamHub:
         session.account_id = None
 
     # ================================================================== publishing
-    def wants(self, name: str) -> bool:
-        return name in self.topics
-
     def publish(self, name: str, payload: Any) -> None:
         topic = self.topics.get(name)
         if topic is None:
@@ -235,8 +227,8 @@ class StreamHub:
                 else:
                     for s in subs:
                         self._fan_out((s,), s.listen_key or "", raw)
-        if N.FORCE_ALL in self.topics or any(t.spec is not None and t.spec.kind == N.FORCE for t in self.topics.values()):
-            self._force_orders(events)
+        if any(type(ev) is Liquidated for ev in events):
+            self._force_orders(events)  # kept for the next 1 s snapshot; publish() skips it if nobody listens
 
     def _force_orders(self, events: list[Event]) -> None:
         """Binance's liquidation snapshot rule: per symbol, only the latest liquidation order of each 1000 ms

@@ -60,17 +60,15 @@ Send = Callable[[dict], Awaitable[None]]
 class Session:
     __slots__ = (
         "hub", "send", "direct", "limits", "combined", "subs", "listen_key", "account_id", "queue", "waiter",
-        "closing", "done", "incoming", "route", "__weakref__",
+        "closing", "done", "incoming", "__weakref__",
     )
 
-    def __init__(self, hub: "StreamHub", send: Send, limits: Limits, combined: bool, route: str,
-                 direct: Any = None) -> None:
+    def __init__(self, hub: "StreamHub", send: Send, limits: Limits, combined: bool, direct: Any = None) -> None:
         self.hub = hub
         self.send = send
         self.direct = direct  # uvicorn_ws.FrameWriter, or None: frames go through the ASGI send
         self.limits = limits
         self.combined = combined
-        self.route = route
         self.subs: dict[str, StreamSpec | None] = {}  # name -> spec (None: the listen key used as a stream)
         self.listen_key: str | None = None
         self.account_id: int | None = None

@@ -27,7 +27,6 @@ CLOSE_WAIT_S = 5.0
 @dataclass
 class ConnectPlan:
     combined: bool
-    route: str
     streams: list[str] = field(default_factory=list)
     listen_key: str | None = None
 
@@ -35,7 +34,8 @@ class ConnectPlan:
 def plan_connection(path: str, query: bytes) -> ConnectPlan | None:
     """What a connection URL asks for, or None when the path is not a stream endpoint."""
     segments = [s for s in path.split("/") if s]
-    route = segments.pop(0) if segments and segments[0] in ROUTES else ""
+    if segments and segments[0] in ROUTES:
+        segments.pop(0)  # every route serves every stream (module docstring)
     if not segments or segments[0] not in ("ws", "stream"):
         return None
     combined = segments.pop(0) == "stream"
@@ -44,7 +44,7 @@ def plan_connection(path: str, query: bytes) -> ConnectPlan | None:
     for value in qs.get("streams", ()):
         streams.extend(s for s in value.split("/") if s)
     key = (qs.get("listenKey") or [None])[0]
-    return ConnectPlan(combined, route, streams, key)
+    return ConnectPlan(combined, streams, key)
 
 
 class StreamsApp:
@@ -70,8 +70,7 @@ class StreamsApp:
     async def _serve(self, plan: ConnectPlan, receive, send, direct) -> None:
         hub, limits = self.hub, self.limits
         loop = asyncio.get_running_loop()
-        session = Session(hub, send, limits, plan.combined, plan.route, direct)
-        hub.attach(session)
+        session = Session(hub, send, limits, plan.combined, direct)
         if plan.listen_key is not None and not hub.bind_user(session, plan.listen_key):
             session.push(error_frame(-1125, "This listenKey does not exist."))
             session._close_after_flush(CLOSE_POLICY, "invalid listenKey")

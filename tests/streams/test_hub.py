@@ -44,8 +44,7 @@ class World:
         async def send(msg):
             out.append(msg)
 
-        s = Session(self.hub, send, limits or Limits(), combined, "")
-        self.hub.attach(s)
+        s = Session(self.hub, send, limits or Limits(), combined)
         self.sent[s] = out
         return s
 
