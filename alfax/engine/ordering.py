@@ -22,9 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def place_order(v: "Venue", cmd: C.PlaceOrder) -> None:
-    risk.instrument(v, cmd.symbol)
-    risk.account(v, cmd.account_id)
-    risk.check_fresh(v, cmd.symbol)
+    risk.check_fresh(v, cmd.symbol)  # an unknown symbol or account is refused by the checks that follow
     if cmd.type.is_conditional:
         place_algo(v, cmd)
     else:
