@@ -133,7 +133,6 @@ class Runtime:
         # (ts, command) of every reference-market command after the engine handled it (market streams)
         self.market_listeners: list = []
         self.on_loop = False  # set once the asyncio loop runs: journal futures are then asyncio futures
-        self.stale: dict[str, bool] = {s: self.venue.market(s).stale for s in self.instruments}
         self._last_snapshot = time.monotonic()
         self._snapshot_seq = -1  # journal seq covered by the last snapshot this process took
         self._metrics: dict = {}
@@ -206,8 +205,7 @@ class Runtime:
         limit = self.config.stale_after_ms
         for sym in self.feed.symbols:
             want = sym in feed_stale or ages.get(sym, now) > limit
-            if want != self.stale.get(sym, False):
-                self.stale[sym] = want
+            if want != self.venue.market(sym).stale:  # the engine's flag is the only copy
                 self.execute(FeedStatus(symbol=sym, stale=want))
                 (log.warning if want else log.info)("reference feed for %s is %s", sym, "STALE" if want else "fresh")
 
@@ -289,7 +287,7 @@ class Runtime:
             "status": "ok",
             "serverTime": now,
             "feed": {"source": self.config.feed, "ageMs": ages,
-                     "stale": sorted(sym for sym, st in self.stale.items() if st),
+                     "stale": sorted(sym for sym in self.instruments if self.venue.market(sym).stale),
                      # live feeds: per symbol connected / synced / age (why a symbol is stale)
                      **({"status": self.feed.status(now)} if hasattr(self.feed, "status") else {})},
             "ledgerLagMs": m.get("commit_lag_p99_ms", 0),
