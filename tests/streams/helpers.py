@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from alfax.domain import commands as C
-from alfax.domain.enums import OrderType, Side
+from alfax.domain.enums import MarginType, OrderType, Side
 from alfax.domain.instruments import load_instruments
 from alfax.domain.money import parse_fixed
 from alfax.engine import ManualClock, Venue
@@ -79,3 +79,10 @@ class Sim:
     def place(self, account=1, side=Side.BUY, type=OrderType.LIMIT, q="0.1", price=None, **kw):
         return self.do(C.PlaceOrder(account, SYM, side, type, quantity=qty(q) if q else 0,
                                     price=px(price) if price else 0, **kw))
+
+    def isolated_long_at_100x(self, account=1, q="1"):
+        """Isolated, 100x, long ``q`` BTC at 30000.0: liquidation at about 29819.28."""
+        self.do(C.SetMarginType(account, SYM, MarginType.ISOLATED))
+        self.do(C.SetLeverage(account, SYM, 100))
+        self.book([("30000.0", "5")], [("30000.0", "5")])
+        return self.place(account, side=Side.BUY, type=OrderType.MARKET, q=q)

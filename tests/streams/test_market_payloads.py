@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from alfax.domain import commands as C
-from alfax.domain.enums import MarginType, OrderType, Side
+from alfax.domain.enums import OrderType
 from alfax.domain.events import Liquidated, OrderUpdated
 from alfax.marketdata.store import MarketData
 from alfax.streams import market_payloads as MP
@@ -114,10 +114,7 @@ def test_tickers_from_marketdata_row():
 
 def test_force_order_from_real_liquidation():
     s = Sim()
-    s.do(C.SetMarginType(1, SYM, MarginType.ISOLATED))
-    s.do(C.SetLeverage(1, SYM, 100))
-    s.book([("30000.0", "5")], [("30000.0", "5")])
-    s.place(side=Side.BUY, type=OrderType.MARKET, q="1")
+    s.isolated_long_at_100x()
     evs = s.mark("29819.2")
     (liq,) = [e for e in evs if isinstance(e, Liquidated)]
     order = [e.order for e in evs if isinstance(e, OrderUpdated) and e.order.order_id == liq.order_id][-1]

@@ -252,10 +252,7 @@ def test_avg_price_matches_rest_codec():
 
 def test_liquidation_events_encode():
     s = Sim()
-    s.do(C.SetMarginType(1, SYM, MarginType.ISOLATED))
-    s.do(C.SetLeverage(1, SYM, 100))
-    s.book([("30000.0", "5")], [("30000.0", "5")])
-    s.place(side=Side.BUY, type=OrderType.MARKET, q="1")
+    s.isolated_long_at_100x()
     evs = s.mark("29819.2")
     assert [e for e in evs if isinstance(e, Liquidated)]
     pairs = U.encode_user_events(evs, s.v)
