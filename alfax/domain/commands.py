@@ -154,6 +154,54 @@ class CountdownCancelAll(Command):
     countdown_ms: int
 
 
+# ---------------------------------------------------------------- prop challenges (issue 4)
+
+
+@dataclass(frozen=True, slots=True)
+class StartChallenge(Command):
+    """Turn a flat account into a challenge stage: wallet set to the stage's start balance, leverage clamped to
+    the product's caps. ``product`` is the product's canonical JSON (``Product.source``): the rules are pinned
+    in the journal itself, so they never change under a running challenge and replay needs no products file."""
+
+    kind = "start_challenge"
+    account_id: int
+    challenge_id: str  # canonical UUID, the same for every stage of one challenge
+    product: str
+    stage: str = "STAGE_1"
+
+
+@dataclass(frozen=True, slots=True)
+class FailChallenge(Command):
+    """Operator: fail a challenge for a rule violation found outside the engine (RULE_VIOLATION)."""
+
+    kind = "fail_challenge"
+    account_id: int
+    reason: str
+    rule: str = "RULE_VIOLATION"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPayout(Command):
+    """Accepted as ``requested``; the gates and the cap are checked at approval (§B8)."""
+
+    kind = "request_payout"
+    account_id: int
+    payout_id: str  # canonical UUID
+    amount: int  # USDT raw
+    currency: str = "USDT"
+
+
+@dataclass(frozen=True, slots=True)
+class DecidePayout(Command):
+    """Operator: approve (gates and cap re-checked; paid at once with ``tx_ref``) or reject with a reason."""
+
+    kind = "decide_payout"
+    payout_id: str
+    approve: bool
+    reason: str = ""
+    tx_ref: str = ""
+
+
 # ---------------------------------------------------------------- reference market (from feeds)
 
 
@@ -228,6 +276,7 @@ ALL_COMMANDS: dict[str, type] = {
     for c in (
         CreateAccount, Transfer, SetLeverage, SetMarginType, SetPositionMode, AdjustPositionMargin,
         PlaceOrder, CancelOrder, CancelAlgoOrder, CancelAllOrders, AmendOrder, CountdownCancelAll,
+        StartChallenge, FailChallenge, RequestPayout, DecidePayout,
         BookUpdate, TradePrint, MarkPriceUpdate, FeedStatus, Tick, Restart,
     )
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .challenge_state import ChallengeView, Payout, UpdateReason
 from .enums import BalanceReason, ExecutionType, IncomeType
 from .orders import AlgoOrder, Order, Trade
 from .positions import Position
@@ -148,3 +149,26 @@ class TriggerRejected(Event):
     symbol: str
     order_id: int
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeUpdated(Event):
+    """challengeUpdate: the challenge's full view after a fill, rollover, warning, breach, pass, payout or start.
+    ``new_warnings`` lists the (rule, level %) thresholds crossed by this update."""
+
+    kind = "challenge"
+    seq: int
+    ts: int
+    account_id: int
+    reason: UpdateReason
+    view: ChallengeView
+    new_warnings: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutUpdated(Event):
+    kind = "payout"
+    seq: int
+    ts: int
+    account_id: int
+    payout: Payout

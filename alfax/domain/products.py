@@ -61,6 +61,7 @@ class Product:
     daily_mode: DailyMode
     total_mode: TotalMode
     rules_version: str
+    source: str = ""  # the canonical JSON the version hashes: what a challenge pins (journaled, replayable)
 
     def stage(self, name: str) -> Stage:
         if name == FUNDED:
@@ -109,6 +110,15 @@ class Product:
                           "included; daily floor = max(balance, equity) at rollover - maxDailyDrawdown x startBalance",
             "payoutMode": "debit",
         }
+
+
+def load_product(source: str) -> Product:
+    """One product from its canonical JSON (``Product.source``): how a pinned challenge gets its rules back."""
+    try:
+        d = json.loads(source)
+    except ValueError:
+        raise ProductError("pinned product is not valid JSON") from None
+    return _product(d, None)
 
 
 def load_products(doc: dict, symbols: set[str] | None = None) -> dict[str, Product]:
@@ -171,7 +181,7 @@ def _product(d: Any, symbols: set[str] | None) -> Product:
         inactivity_days=None if inactivity is None else f.int("inactivityDays", 1, 3650),
         min_trade_notional_fraction=f.fraction(d, "minTradeNotionalPct"),
         rollover_minute=int(m.group(1)) * 60 + int(m.group(2)), daily_mode=daily_mode, total_mode=total_mode,
-        rules_version=hashlib.sha256(canonical.encode()).hexdigest()[:16],
+        rules_version=hashlib.sha256(canonical.encode()).hexdigest()[:16], source=canonical,
     )
 
 

@@ -10,7 +10,7 @@ from ..domain.accounts import Account
 from ..domain.enums import BalanceReason, IncomeType, MarginType
 from ..domain.errors import Err, VenueError
 from ..domain.events import AccountConfigUpdated, AccountCreated
-from . import risk
+from . import challenges, risk
 
 if TYPE_CHECKING:  # pragma: no cover
     from .venue import Venue
@@ -54,6 +54,7 @@ def set_leverage(v: "Venue", cmd: C.SetLeverage) -> None:
     acct = risk.account(v, cmd.account_id)
     if not 1 <= cmd.leverage <= inst.max_leverage:
         raise VenueError(Err.INVALID_LEVERAGE, leverage=cmd.leverage)
+    challenges.check_leverage(v, acct.account_id, cmd.symbol, cmd.leverage)
     if _position_notional(v, acct.account_id, cmd.symbol) > inst.max_notional_for_leverage(cmd.leverage):
         raise VenueError(Err.MAX_LEVERAGE_RATIO)
     acct.symbol_settings(cmd.symbol).leverage = cmd.leverage

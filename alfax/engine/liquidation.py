@@ -27,11 +27,25 @@ MARGIN_CALL_RATIO = 80_000_000  # 80 %
 
 
 def check_symbol(v: "Venue", symbol: str) -> None:
-    holders = v.symbol_holders[symbol]
-    if not holders:
+    """A new mark for ``symbol``: liquidation, margin calls and challenge rules for the accounts whose guard band
+    it leaves (engine/guard.py); the others provably have nothing to do."""
+    if not v.symbol_holders[symbol]:
         return
-    for account_id in sorted(holders):
-        check_account(v, account_id, symbol)
+    from . import challenges, guard
+
+    guard.refresh(v)  # accounts changed earlier in this command are re-indexed at the new mark first
+    g = v.guard
+    for account_id in g.crossed(v, symbol, risk.mark_for(v, symbol)):
+        if symbol in _held(v, account_id):
+            check_account(v, account_id, symbol)
+            if account_id in v.challenges:
+                challenges.evaluate(v, account_id)
+        g.touched.add(account_id)
+    guard.refresh(v)
+
+
+def _held(v: "Venue", account_id: int) -> set[str]:
+    return {k[1] for k in v.acct_positions.get(account_id, ())}
 
 
 def check_account(v: "Venue", account_id: int, symbol: str) -> None:

@@ -65,6 +65,9 @@ def on_feed_status(v: "Venue", cmd: C.FeedStatus) -> None:
         # back to fresh: resting orders meet the current book at once (triggers and liquidation wait for the
         # next trade / mark price, which are evaluated as usual)
         matching.on_book(v, cmd.symbol)
+    if was_stale != cmd.stale:
+        # challenge evaluation pauses on stale prices and resumes at once when they are fresh (guard.refresh)
+        v.guard.touched.update(v.symbol_holders[cmd.symbol])
 
 
 

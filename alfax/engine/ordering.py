@@ -12,6 +12,7 @@ from ..domain.errors import Err, VenueError
 from ..domain.money import div_round_half_up
 from ..domain.events import AlgoUpdated, OrderUpdated, TriggerRejected
 from ..domain.orders import AlgoOrder, Order
+from . import challenges
 from .copying import copy_algo, copy_order
 from . import matching, risk
 from .settlement import finish
@@ -23,6 +24,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def place_order(v: "Venue", cmd: C.PlaceOrder) -> None:
     risk.check_fresh(v, cmd.symbol)  # an unknown symbol or account is refused by the checks that follow
+    if v.challenges:
+        challenges.check_order(v, cmd)
     if cmd.type.is_conditional:
         place_algo(v, cmd)
     else:
@@ -351,6 +354,7 @@ def cancel_all(v: "Venue", account_id: int, symbol: str, regular: bool = True, a
 def amend_order(v: "Venue", cmd: C.AmendOrder) -> None:
     inst = risk.instrument(v, cmd.symbol)
     risk.check_fresh(v, cmd.symbol)
+    challenges.check_amend(v, cmd.account_id)
     found = _find_open(v, cmd.account_id, cmd.symbol, cmd.order_id, cmd.client_order_id)
     if found is None or isinstance(found, AlgoOrder):
         raise VenueError(Err.NO_SUCH_ORDER)

@@ -18,11 +18,15 @@ from typing import TYPE_CHECKING
 import orjson
 
 from ..domain.accounts import Account, SymbolSettings
+from ..domain.challenge_state import Breach, ChallengeState, ChallengeStatus, Payout, PayoutStatus
 from ..domain.enums import (AlgoStatus, MarginType, OrderStatus, OrderType, PositionSide, Side, TimeInForce,
                             WorkingType)
 from ..domain.orders import AlgoOrder, Order
 from ..domain.positions import Position
+from ..domain.products import load_product
 from .book import RefMarket
+from .challenges import register
+from .guard import rebuild as rebuild_guard
 
 if TYPE_CHECKING:  # pragma: no cover
     from .venue import Venue
@@ -82,7 +86,45 @@ def _user_state(v: "Venue") -> dict:
         "counters": {"seq": v.seq, "order": v.next_order_id, "trade": v.next_trade_id, "algo": v.next_algo_id,
                      "tran": v.next_tran_id, "prio": v.next_prio},
         "insurance_balance": v.insurance_balance,
+        "rulebooks": [[ver, v.rulebooks[ver].source] for ver in sorted(v.rulebooks)],
+        "challenges": [_challenge_row(v.challenges[a]) for a in sorted(v.challenges)],
+        "payouts": [[*_PAYOUT_GET(v.payouts[i])] for i in sorted(v.payouts)],
     }
+
+
+_CH_NAMES = tuple(f.name for f in fields(ChallengeState))
+_PAYOUT_NAMES = tuple(f.name for f in fields(Payout))
+_PAYOUT_GET = attrgetter(*_PAYOUT_NAMES)
+
+
+def _challenge_row(st: ChallengeState) -> list:
+    out = []
+    for name in _CH_NAMES:
+        x = getattr(st, name)
+        if name == "breach" and x is not None:
+            x = [x.rule, x.time, x.equity, x.balance, x.floor, [list(m) for m in x.marks], x.detail]
+        elif isinstance(x, tuple):
+            x = list(x)
+        out.append(x)
+    return out
+
+
+def _restore_challenges(v: "Venue", u: dict) -> None:
+    for ver, source in u.get("rulebooks", ()):
+        p = load_product(source)
+        v.rulebooks[ver] = p
+    for r in u.get("challenges", ()):
+        d = dict(zip(_CH_NAMES, r))
+        d["status"] = ChallengeStatus(d["status"])
+        d["warned_daily"], d["warned_total"] = tuple(d["warned_daily"]), tuple(d["warned_total"])
+        b = d["breach"]
+        if b is not None:
+            d["breach"] = Breach(b[0], b[1], b[2], b[3], b[4], tuple(tuple(m) for m in b[5]), b[6])
+        register(v, ChallengeState(**d))
+    for r in u.get("payouts", ()):
+        d = dict(zip(_PAYOUT_NAMES, r))
+        d["status"] = PayoutStatus(d["status"])
+        v.payouts[d["payout_id"]] = Payout(**d)
 
 
 def canonical_json(obj) -> bytes:
@@ -171,3 +213,5 @@ def restore(v: "Venue", snap: dict) -> None:
         if s in v.markets:
             v.markets[s] = RefMarket.load(s, md)
     v.next_funding_ms = snap["next_funding_ms"]
+    _restore_challenges(v, u)
+    rebuild_guard(v)

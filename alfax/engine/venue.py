@@ -12,13 +12,17 @@ from typing import Callable
 
 from ..domain import commands as C
 from ..domain.accounts import Account
+from ..domain.challenge_state import ChallengeState, ChallengeView, Payout
 from ..domain.enums import BalanceReason, IncomeType, OrderType, PositionSide, Side
 from ..domain.errors import Err, VenueError
 from ..domain.events import AccountUpdated, Event, Income
 from ..domain.instruments import Instrument
 from ..domain.orders import AlgoOrder, Order
 from ..domain.positions import Position
+from ..domain.products import Product
 from . import accounts as A
+from . import challenges as CH
+from . import guard
 from . import market as MK
 from . import ordering as O
 from . import persist, queries, timers
@@ -72,6 +76,15 @@ class Venue:
         self.countdown_heap: list[tuple[int, int, str]] = []  # derived
         self.margin_called: set[int] = set()  # accounts currently beyond the margin-call ratio
         self.next_funding_ms = 0  # next 00/08/16 UTC boundary to settle (schedule, not user state)
+        # prop challenges (engine/challenges.py): state per stage account, pinned rulebooks, payouts
+        self.challenges: dict[int, ChallengeState] = {}
+        self.challenge_accounts: dict[str, list[int]] = {}  # challenge id -> stage accounts (derived)
+        self.rulebooks: dict[str, Product] = {}  # rules version -> product (pinned by StartChallenge)
+        self.payouts: dict[str, Payout] = {}
+        self.rollover_heap: list[tuple[int, int]] = []  # (next rollover ms, account) (derived)
+        self.challenge_fills: dict[int, bool] = {}  # accounts filled in this command -> a fill reduced exposure
+        self.guard = guard.Guard(instruments)  # which accounts a mark update must evaluate (derived)
+        self.carry: list[Event] = []  # rollover events of a command that was then rejected (see handle)
         self.out: list[Event] = []
         self._dispatch: dict[type, Callable] = {
             C.CreateAccount: A.create_account,
@@ -86,6 +99,10 @@ class Venue:
             C.CancelAllOrders: O.cancel_all_orders,
             C.AmendOrder: O.amend_order,
             C.CountdownCancelAll: O.countdown_cancel_all,
+            C.StartChallenge: CH.start_challenge,
+            C.FailChallenge: CH.fail_challenge,
+            C.RequestPayout: CH.request_payout,
+            C.DecidePayout: CH.decide_payout,
             C.BookUpdate: MK.on_book,
             C.TradePrint: MK.on_trade,
             C.MarkPriceUpdate: MK.on_mark,
@@ -103,9 +120,24 @@ class Venue:
         fn = self._dispatch.get(type(cmd))
         if fn is None:
             raise VenueError(Err.UNKNOWN)
-        self.out = out = []
-        fn(self, cmd)
+        self.out = out = self.carry
+        self.carry = []
+        self.guard.scan_from = 0
+        rh = self.rollover_heap
+        if rh and rh[0][0] <= self.now:
+            # challenge rollovers run BEFORE the command, so the snapshot sees the marks as they were at R_d
+            CH.roll_due(self)
+        try:
+            fn(self, cmd)
+        except VenueError:
+            # the command changed nothing; rollover work done before it stays done, and its events go out with
+            # the next command (a replay, which never sees the rejected command, rolls over there: same state)
+            self.carry, self.out, self.challenge_fills = out, [], {}
+            raise
         timers.run(self)
+        if self.challenge_fills:
+            CH.after_command(self)
+        guard.refresh(self)
         self.out = []
         return out
 
@@ -305,6 +337,20 @@ class Venue:
 
     def market(self, symbol: str) -> MarketState:
         return queries.market(self, symbol)
+
+    def challenge_view(self, account_id: int) -> ChallengeView:
+        """Raises VenueError(NO_CHALLENGE) for a plain account."""
+        return CH.view(self, account_id)
+
+    def stage_account(self, account_id: int) -> int:
+        """The newest stage account of ``account_id``'s challenge (itself for plain accounts)."""
+        return CH.stage_account(self, account_id)
+
+    def payout_blockers(self, account_id: int, amount: int) -> list[str]:
+        return CH.payout_blockers(self, self.challenges[account_id], amount)
+
+    def guard_touch(self, account_id: int) -> None:
+        self.guard.touched.add(account_id)
 
 
 def _insert_in_id_order(d: dict, oid: int, order: Order) -> None:
