@@ -18,21 +18,26 @@ import json
 import logging
 import os
 import time
+import uuid
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from alfax.api.app import create_app
 from alfax.api.context import ApiContext
-from alfax.domain.commands import Command, CreateAccount, FeedStatus, Restart, Tick, Transfer
+from alfax.api.payments import default_providers, mint
+from alfax.domain.commands import Command, CreateAccount, FeedStatus, Restart, StartChallenge, Tick, Transfer
 from alfax.domain.enums import Permission
 from alfax.domain.events import Event
 from alfax.domain.instruments import Instrument, load_instruments
 from alfax.domain.money import AMOUNT_DECIMALS, parse_fixed
+from alfax.domain.products import Product, load_products
 from alfax.engine.venue import Venue
 from alfax.feeds import make_feed
 from alfax.ledger.journal import Ledger
+from alfax.ledger.audit import SqliteAuditLog
 from alfax.ledger.keys import SqliteKeyStore, load_or_create_operator
+from alfax.ledger.purchases import SqlitePurchaseStore
 from alfax.ledger.reader import LedgerReader
 from alfax.ledger.recovery import recover
 from alfax.marketdata.store import MarketData
@@ -73,6 +78,13 @@ class ServeConfig:
     ws_max_lifetime_s: float = 24 * 3600.0
     ws_max_queue: int = 4096
     ws_send_buffer_bytes: int = 256 * 1024  # per connection, kernel and transport each (slow-consumer detection)
+    # prop challenges (issue 4)
+    products_path: str | None = None  # None = the bundled alfax/data/products.json
+    demo_product: str = "10k-2step"  # the demo account is a STAGE_1 challenge of this product ("" = plain account)
+    payment_webhook_secret: str = ""  # enables the "signed" payment provider (POST /alfax/payments/webhook)
+    # venue time runs this many times faster than wall time (rehearsals: rollovers, trading days and funding in
+    # seconds). Signed-request timestamps are still checked against wall time; market-data stamps keep feed time.
+    clock_speed: float = 1.0
 
     def ws_limits(self) -> Limits:
         return Limits(max_streams=self.ws_max_streams, max_incoming_per_s=self.ws_max_incoming_per_s,
@@ -101,6 +113,14 @@ class WallClock:
         return time.time_ns() // 1_000_000
 
 
+def load_product_catalog(path: str | None, symbols: set[str]) -> dict[str, Product]:
+    if path:
+        doc = json.loads(Path(path).read_text())
+    else:
+        doc = json.loads(resources.files("alfax.data").joinpath("products.json").read_text())
+    return load_products(doc, symbols)
+
+
 def load_instrument_config(path: str | None) -> dict[str, Instrument]:
     if path:
         doc = json.loads(Path(path).read_text())
@@ -115,7 +135,9 @@ class Runtime:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
         self.instruments = load_instrument_config(config.instruments_path)
+        self.products = load_product_catalog(config.products_path, set(self.instruments))
         self.clock = StampedClock(_wall_ms())
+        self._clock_origin = (_wall_ms(), _wall_ms())  # (wall, venue) at start; venue time runs at clock_speed
         self.ledger = Ledger(config.db_path, synchronous=config.synchronous)
         self.venue, replayed, _ = recover(
             self.ledger,
@@ -126,6 +148,9 @@ class Runtime:
         self.replayed = replayed
         self.reader = LedgerReader(config.db_path)
         self.keys = SqliteKeyStore(config.db_path)
+        self.purchases = SqlitePurchaseStore(config.db_path)
+        self.audit = SqliteAuditLog(config.db_path)
+        self.payment_providers = default_providers(config.payment_webhook_secret)
         self.market = MarketData(self.instruments)
         self.feed = make_feed(config.feed, self.instruments, config.speed, **_feed_options(config))
         # committed event batches go to these consumers (user streams, challenges…), in journal order
@@ -138,12 +163,22 @@ class Runtime:
         self._metrics: dict = {}
         self._metrics_ms = 0
         self.started_ms = _wall_ms()
+        # accelerated time continues from the last journaled venue time (never backwards across a restart)
+        self._clock_origin = (_wall_ms(), max(_wall_ms(), self.clock.t))
         # ids never repeat across restarts, even for work lost before its commit
         self.execute(Restart())
 
     # ------------------------------------------------------------------ the single write path
+    def venue_ms(self) -> int:
+        """Venue time: wall time, or — with ``clock_speed`` — accelerated from the moment the server started."""
+        wall = _wall_ms()
+        if self.config.clock_speed == 1.0:
+            return wall
+        w0, v0 = self._clock_origin
+        return v0 + int((wall - w0) * self.config.clock_speed)
+
     def stamp(self) -> int:
-        now = _wall_ms()
+        now = self.venue_ms()
         if now < self.clock.t:  # never let engine time run backwards (NTP steps)
             now = self.clock.t
         self.clock.t = now
@@ -308,22 +343,44 @@ class Runtime:
             health=self.health,
             state=self.state,
             rate_limits=self.config.rate_limits,
+            products=self.products,
+            purchases=self.purchases,
+            audit=self.audit,
+            payment_providers=self.payment_providers,
         )
 
     async def ensure_demo_account(self) -> tuple[str, str] | None:
-        """First start only: a demo account with 10,000 USDT and a read+trade key, printed once."""
+        """First start only: the demo account and a read+trade key, printed once. Out of the box it is a STAGE_1
+        challenge of ``demo_product`` (a newcomer's first bot is already inside a challenge); with
+        ``demo_product=""`` a plain account with 10,000 USDT."""
         if self.venue.has_account(1):
             return None
         await self.submit(CreateAccount(account_id=1, alias="demo"))
-        await self.submit(Transfer(account_id=1, amount=parse_fixed(DEMO_BALANCE, AMOUNT_DECIMALS), info="demo"))
+        product = self.products.get(self.config.demo_product) if self.config.demo_product else None
+        if self.config.demo_product and product is None:
+            raise SystemExit(f"demo_product {self.config.demo_product!r} is not in the product catalog")
+        if product is not None:
+            await self.submit(StartChallenge(account_id=1, challenge_id=str(uuid.uuid4()), product=product.source))
+        else:
+            await self.submit(Transfer(account_id=1, amount=parse_fixed(DEMO_BALANCE, AMOUNT_DECIMALS), info="demo"))
         key = self.keys.create(1, frozenset({Permission.READ, Permission.TRADE}), label="demo")
         return key.api_key, key.secret
+
+    async def resume_purchases(self) -> int:
+        """Purchases paid but not minted when the process stopped: mint them now (idempotent)."""
+        ctx = self.api_context()
+        n = 0
+        for row in self.purchases.pending_mints():
+            await mint(ctx, row, _wall_ms())
+            n += 1
+        return n
 
     def close(self) -> None:
         try:
             self.save_snapshot()
         finally:
             self.ledger.close()
+            self.purchases.close()
 
 
 def _wall_ms() -> int:
@@ -359,6 +416,7 @@ async def _serve(config: ServeConfig) -> None:
         rt.market_command(_wall_ms(), cmd)
     rt.update_staleness(_wall_ms())
     demo = await rt.ensure_demo_account()
+    await rt.resume_purchases()
     base_url = f"http://{config.host}:{config.port}"
     if config.print_banner:
         if demo:

@@ -9,7 +9,7 @@ from alfax.domain.errors import Err, VenueError
 from alfax.domain.money import AMOUNT_DECIMALS, format_trimmed
 from alfax.domain.positions import Position
 
-from . import codec
+from . import challenge, codec
 from .request import Raw, Req
 
 SUCCESS = Raw(b'{"code":200,"msg":"success"}')
@@ -79,6 +79,10 @@ def _account(r: Req, v2: bool):
             if pos.qty != 0:
                 positions.append(codec.account_position_v3(pos, _metrics(r, acc, pos), r.inst_of(pos.symbol)))
     doc["positions"] = positions
+    if v2:
+        ch = challenge.embedded_status(r, acc)
+        if ch is not None:
+            doc["challenge"] = ch  # the official SDK's AccountInfo.challenge
     return doc
 
 

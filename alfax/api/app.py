@@ -107,6 +107,7 @@ class Edge:
                     w = 1
                 limiter.add_weight(ip, w)
             req = Req(self, params, now, ip, method, path, body)
+            req.headers = scope["headers"]
             sec = ep.security
             if sec is not Security.NONE:
                 hdr = _header(scope, b"x-mbx-apikey")

@@ -105,6 +105,29 @@ class MarketDataReader(Protocol):
     def feed_age_ms(self, now_ms: int) -> dict[str, int]: ...
 
 
+class PurchaseStore(Protocol):
+    """Challenge purchases and their payment state (implemented by ``alfax.ledger.purchases.SqlitePurchaseStore``)."""
+
+    def create(self, purchase_id: str, buyer_account: int, product_id: str, provider: str, amount: str,
+               now_ms: int) -> dict: ...
+
+    def get(self, purchase_id: str) -> dict | None: ...
+
+    def set_status(self, purchase_id: str, status: str, now_ms: int, **fields: Any) -> dict: ...
+
+    def take_credentials(self, purchase_id: str) -> dict | None: ...
+
+    def list(self, status: str = "", limit: int = 500) -> list[dict]: ...
+
+
+class AuditLog(Protocol):
+    """Operator actions (implemented by ``alfax.ledger.audit.SqliteAuditLog``)."""
+
+    def record(self, actor: str, action: str, target: str, detail: dict, ok: bool, now_ms: int) -> int: ...
+
+    def list(self, limit: int = 100, action: str = "", target: str = "") -> list[dict]: ...
+
+
 @dataclass
 class ApiContext:
     venue: "Venue"  # read-only queries; never call handle() directly
@@ -117,3 +140,9 @@ class ApiContext:
     state: Callable[[], dict] = field(default=lambda: {})
     # Edge tuning (rate limits etc.); see alfax.api.ratelimit.RateLimitConfig. None = Binance defaults.
     rate_limits: Any = None
+    # prop challenges (issue 4): the product catalog (productId -> alfax.domain.products.Product), purchases,
+    # the operator audit log, payment providers (name -> provider object, see alfax.api.payments)
+    products: dict = field(default_factory=dict)
+    purchases: Any = None  # PurchaseStore
+    audit: Any = None  # AuditLog
+    payment_providers: dict = field(default_factory=dict)

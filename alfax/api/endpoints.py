@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Union
 
-from . import account, admin, listenkeys, market, trading
+from . import account, admin, admin_challenges, challenge, listenkeys, market, trading
 from .auth import Security
 from .request import Req, Yaml
 
@@ -144,6 +144,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "Modify isolated position margin"),
     # ---------------------------------------------------------------- orders (TRADE)
     Endpoint("POST", "/fapi/v1/order", 0, TRADE, True, trading.post_order, "New order"),
+    Endpoint("POST", "/fapi/v1/order/test", 0, TRADE, False, challenge.order_test,
+             "Test new order: validated like a real one (challenge rules included); nothing is placed"),
     Endpoint("PUT", "/fapi/v1/order", 1, TRADE, True, trading.put_order, "Modify order"),
     Endpoint("DELETE", "/fapi/v1/order", 1, TRADE, False, trading.delete_order, "Cancel order"),
     Endpoint("DELETE", "/fapi/v1/allOpenOrders", 1, TRADE, False, trading.delete_all_open_orders,
@@ -174,6 +176,52 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/alfax/admin/keys", 1, OPERATOR, False, admin.list_keys, "List API keys"),
     Endpoint("DELETE", "/alfax/admin/keys", 1, OPERATOR, False, admin.revoke_key, "Revoke an API key"),
     Endpoint("GET", "/alfax/admin/state", 1, OPERATOR, False, admin.state, "State hash and journal position"),
+    # ---------------------------------------------------------------- prop challenges (alfax; the official SDK's paths)
+    Endpoint("GET", "/fapi/v1/challenge", 5, USER_DATA, False, challenge.status,
+             "Challenge status: equity, floors, room, warnings (SDK ChallengeStatus)"),
+    Endpoint("GET", "/fapi/v1/challenge/rules", 1, USER_DATA, False, challenge.rules,
+             "The challenge's pinned rules (SDK ChallengeRules: fractions as strings)"),
+    Endpoint("GET", "/fapi/v1/challenge/products", 1, NONE, False, challenge.products,
+             "Challenge products on sale"),
+    Endpoint("POST", "/fapi/v1/challenge/purchase", 5, USER_DATA, False, challenge.purchase,
+             "Buy a challenge (provider 'stub' settles at once)"),
+    Endpoint("GET", "/fapi/v1/challenge/purchase", 1, USER_DATA, False, challenge.purchase_status,
+             "A purchase; the minted account's API key and secret are returned exactly once"),
+    Endpoint("GET", "/fapi/v1/challenge/lifecycle", 1, USER_DATA, False, challenge.lifecycle,
+             "Challenge lifecycle (PascalCase: ChallengeID, Stage, Status, FailReason)"),
+    Endpoint("POST", "/fapi/v1/challenge/check", 1, USER_DATA, False, challenge.check,
+             "Pre-trade check: would this order break a rule? allow / reduce / block and the max safe quantity"),
+    Endpoint("POST", "/fapi/v1/payout", 1, USER_DATA, False, challenge.request_payout,
+             "Request a payout (accepted as 'requested'; validated at approval)"),
+    Endpoint("GET", "/fapi/v1/payout", 1, USER_DATA, False, challenge.get_payout,
+             "Payout state (PascalCase: PayoutID, Status, TxRef, FailReason)"),
+    Endpoint("GET", "/fapi/v1/payout/eligibility", 1, USER_DATA, False, challenge.payout_eligibility,
+             "Payout available now and the blockers"),
+    Endpoint("POST", "/fapi/v1/payout/approve", 1, USER_DATA, False, challenge.approve_payout,
+             "Operator: approve a payout (gates and cap re-checked; 403 without the operator permission)"),
+    Endpoint("POST", "/fapi/v1/payout/reject", 1, USER_DATA, False, challenge.reject_payout,
+             "Operator: reject a payout with a reason"),
+    Endpoint("POST", "/alfax/payments/webhook", 1, NONE, False, challenge.payment_webhook,
+             "Payment provider webhook (HMAC-signed body): a verified payment mints the challenge"),
+    # ---------------------------------------------------------------- operator API: challenges (alfax)
+    Endpoint("GET", "/alfax/admin/products", 1, OPERATOR, False, admin_challenges.list_products, "List products"),
+    Endpoint("GET", "/alfax/admin/products/show", 1, OPERATOR, False, admin_challenges.show_product,
+             "One product with its rules version"),
+    Endpoint("GET", "/alfax/admin/challenges", 1, OPERATOR, False, admin_challenges.list_challenges,
+             "List challenges (every stage account)"),
+    Endpoint("GET", "/alfax/admin/challenges/show", 1, OPERATOR, False, admin_challenges.show_challenge,
+             "One challenge: stages, status, breach evidence"),
+    Endpoint("POST", "/alfax/admin/challenges/start", 1, OPERATOR, False, admin_challenges.start_challenge,
+             "Make a flat account a challenge of a product"),
+    Endpoint("POST", "/alfax/admin/challenges/fail", 1, OPERATOR, False, admin_challenges.fail_challenge,
+             "Fail a challenge for a rule violation (RULE_VIOLATION)"),
+    Endpoint("GET", "/alfax/admin/payouts", 1, OPERATOR, False, admin_challenges.list_payouts, "List payouts"),
+    Endpoint("POST", "/alfax/admin/payouts/approve", 1, OPERATOR, False, admin_challenges.approve_payout,
+             "Approve a payout"),
+    Endpoint("POST", "/alfax/admin/payouts/reject", 1, OPERATOR, False, admin_challenges.reject_payout,
+             "Reject a payout"),
+    Endpoint("GET", "/alfax/admin/audit", 1, OPERATOR, False, admin_challenges.audit_log,
+             "Operator audit log"),
     # ---------------------------------------------------------------- alfax meta
     Endpoint("GET", "/health", 0, NONE, False, _health, "Liveness, feed ages, ledger lag", exempt=True),
     Endpoint("GET", "/alfax-v1.yaml", 0, NONE, False, _openapi, "This OpenAPI 3.1 document", exempt=True),

@@ -48,6 +48,13 @@ class ListenKeys:
         if self._by_account.get(row[0]) == key:
             del self._by_account[row[0]]
 
+    def follow(self, old_account: int, new_account: int) -> None:
+        """A challenge stage passed: the listen key of its account now serves the next stage's account."""
+        key = self._by_account.pop(old_account, None)
+        if key is not None and key in self._by_key:
+            self._by_key[key][0] = new_account
+            self._by_account[new_account] = key
+
     def account_for(self, key: str, now_ms: int) -> int | None:
         row = self._by_key.get(key)
         if row is None or row[1] <= now_ms:

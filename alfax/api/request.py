@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 class Req:
-    __slots__ = ("edge", "ctx", "p", "key", "now", "ip", "method", "path", "body")
+    __slots__ = ("edge", "ctx", "p", "key", "now", "ip", "method", "path", "body", "headers")
 
     def __init__(self, edge: "Edge", p: Params, now: int, ip: str, method: str, path: str, body: bytes) -> None:
         self.edge = edge
@@ -28,11 +28,19 @@ class Req:
         self.method = method
         self.path = path
         self.body = body
+        self.headers: list = []  # raw ASGI (name, value) pairs; set by the dispatcher
+
+    def header(self, name: bytes) -> str | None:
+        for k, v in self.headers:
+            if k == name:
+                return v.decode("latin-1")
+        return None
 
     @property
     def account_id(self) -> int:
+        """The key's account — for a challenge, its newest stage (the key follows the challenge)."""
         assert self.key is not None
-        return self.key.account_id
+        return self.ctx.venue.stage_account(self.key.account_id)
 
     def instrument(self, name: str = "symbol") -> Instrument:
         sym = self.p.req(name)

@@ -143,3 +143,21 @@ class Payout:
     tx_ref: str = ""
     fail_reason: str = ""
     debited: int = 0  # gross profit removed from the balance (debit mode)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """``POST /fapi/v1/challenge/check``: would this order break a rule? Amounts USDT raw, quantities qty raw."""
+
+    decision: str  # allow | reduce | block
+    reason: str
+    requested_qty: int
+    max_safe_qty: int
+    fill_price: int  # estimated average fill price (price raw)
+    proposed_risk: int  # loss if the order fills and (with a stop) is stopped out, fees included
+    room_daily: int
+    room_total: int
+    room_daily_after: int
+    room_total_after: int
+    equity: int
+    is_challenge: bool = True

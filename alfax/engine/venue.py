@@ -12,7 +12,7 @@ from typing import Callable
 
 from ..domain import commands as C
 from ..domain.accounts import Account
-from ..domain.challenge_state import ChallengeState, ChallengeView, Payout
+from ..domain.challenge_state import ChallengeState, ChallengeView, CheckResult, Payout
 from ..domain.enums import BalanceReason, IncomeType, OrderType, PositionSide, Side
 from ..domain.errors import Err, VenueError
 from ..domain.events import AccountUpdated, Event, Income
@@ -25,7 +25,7 @@ from . import challenges as CH
 from . import guard
 from . import market as MK
 from . import ordering as O
-from . import persist, queries, timers
+from . import persist, precheck, queries, timers
 from .book import RefMarket
 from .clock import Clock
 from .copying import copy_position
@@ -348,6 +348,14 @@ class Venue:
 
     def payout_blockers(self, account_id: int, amount: int) -> list[str]:
         return CH.payout_blockers(self, self.challenges[account_id], amount)
+
+    def challenge_precheck(self, cmd: C.PlaceOrder) -> None:
+        """The challenge rules of the risk stage for an order, without placing it (order/test, challenge/check).
+        Raises VenueError(-2010 …) naming the rule."""
+        CH.check_order(self, cmd)
+
+    def challenge_check(self, cmd: C.PlaceOrder) -> CheckResult:
+        return precheck.check(self, cmd)
 
     def guard_touch(self, account_id: int) -> None:
         self.guard.touched.add(account_id)

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol
 import orjson
 
 from alfax.domain.commands import BookUpdate, Command, MarkPriceUpdate, TradePrint
-from alfax.domain.events import Event, Liquidated, OrderUpdated
+from alfax.domain.events import ChallengeUpdated, Event, Liquidated, OrderUpdated
 from alfax.domain.instruments import Instrument
 
 from . import market_payloads as MP
@@ -215,9 +215,15 @@ class StreamHub:
             return
         accounts = self.accounts
         mine = [ev for ev in events if getattr(ev, "account_id", None) in accounts] if accounts else []
+        moved: dict[int, int] = {}
+        for ev in mine:
+            if type(ev) is ChallengeUpdated and ev.view.next_account:
+                moved[ev.account_id] = ev.view.next_account
+        if moved:
+            mine = self._follow_challenges(events, moved)
         if mine:
             for acct, payload in encode_user_events(mine, self.venue):
-                subs = accounts.get(acct)
+                subs = accounts.get(moved.get(acct, acct))
                 if not subs:
                     continue
                 raw = orjson.dumps(payload)
@@ -229,6 +235,21 @@ class StreamHub:
                         self._fan_out((s,), s.listen_key or "", raw)
         if any(type(ev) is Liquidated for ev in events):
             self._force_orders(events)  # kept for the next 1 s snapshot; publish() skips it if nobody listens
+
+    def _follow_challenges(self, events: list[Event], moved: dict[int, int]) -> list[Event]:
+        """A passed stage: the user-data sessions of its account follow the challenge to the next stage's account
+        (like its API key), so a bot's stream keeps working. Returns the batch's events for known accounts."""
+        for old, new in moved.items():
+            subs = self.accounts.pop(old, None)
+            if subs:
+                self.accounts.setdefault(new, {}).update(subs)
+                for s in subs:
+                    s.account_id = new
+            follow = getattr(self.listen_keys, "follow", None)
+            if follow is not None:
+                follow(old, new)
+        return [ev for ev in events if getattr(ev, "account_id", None) in self.accounts or
+                getattr(ev, "account_id", None) in moved]
 
     def _force_orders(self, events: list[Event]) -> None:
         """Binance's liquidation snapshot rule: per symbol, only the latest liquidation order of each 1000 ms

@@ -12,7 +12,10 @@ from typing import Callable, Iterable, Mapping, Protocol
 
 from alfax.domain import margin as M
 from alfax.domain.enums import MarginType, OrderType
+from alfax.domain.challenge_wire import payout_state_json, update_json
 from alfax.domain.events import (
+    ChallengeUpdated,
+    PayoutUpdated,
     AccountConfigUpdated,
     AccountUpdated,
     AlgoUpdated,
@@ -294,4 +297,19 @@ def encode_user_events(events: Iterable[Event], venue_like: VenueLike) -> list[t
                 out.append((ev.account_id, p))
         elif isinstance(ev, TriggerRejected):
             out.append((ev.account_id, conditional_order_trigger_reject(ev)))
+        elif isinstance(ev, ChallengeUpdated):
+            out.append((ev.account_id, challenge_update(ev, instruments)))
+        elif isinstance(ev, PayoutUpdated):
+            out.append((ev.account_id, payout_update(ev)))
     return out
+
+
+def challenge_update(ev: ChallengeUpdated, instruments: Mapping[str, Instrument]) -> dict:
+    """``challengeUpdate``: envelope + every ChallengeStatus field as strings + ``reason`` (domain/challenge_wire)."""
+    decimals = {s: i.price_precision for s, i in instruments.items()}
+    return update_json(ev.reason.value, ev.view, ev.ts, decimals, ev.new_warnings)
+
+
+def payout_update(ev: PayoutUpdated) -> dict:
+    """``payoutUpdate`` (alfax): the PayoutState of the SDK (PascalCase) in a Binance envelope."""
+    return {"e": "payoutUpdate", "E": ev.ts, "T": ev.ts, **payout_state_json(ev.payout)}
