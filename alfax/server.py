@@ -387,6 +387,17 @@ def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _demo_challenge_line(rt: Runtime) -> str:
+    if 1 not in rt.venue.challenges:
+        return ""
+    v = rt.venue.challenge_view(1)
+    p = rt.products.get(v.product_id)
+    title = p.title if p is not None else v.product_id
+    return (f"{v.stage} of {v.product_id} ({title}): max leverage {v.max_leverage}x, daily loss limit "
+            f"{v.max_daily_drawdown // 10**8} USDT, total {v.max_total_drawdown // 10**8} USDT, "
+            f"target {v.profit_target // 10**8} USDT")
+
+
 def _feed_options(config: ServeConfig) -> dict:
     if config.feed.partition(":")[0] == "binance":
         return {"rest_url": config.binance_rest_url, "ws_url": config.binance_ws_url,
@@ -420,7 +431,7 @@ async def _serve(config: ServeConfig) -> None:
     base_url = f"http://{config.host}:{config.port}"
     if config.print_banner:
         if demo:
-            print(render_banner(base_url, demo[0], demo[1]), flush=True)
+            print(render_banner(base_url, demo[0], demo[1], _demo_challenge_line(rt)), flush=True)
         else:
             print(f"alfax serving on {base_url}\n(demo credentials were printed at first start)", flush=True)
     app = create_app(rt.api_context(), routes=[WebSocketRoute("/{path:path}", StreamsApp(hub, config.ws_limits()))])

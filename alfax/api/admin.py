@@ -8,6 +8,7 @@ from alfax.domain.errors import Err, VenueError
 from alfax.domain.events import AccountCreated
 from alfax.domain.money import AMOUNT_DECIMALS
 
+from .admin_challenges import audited
 from .codec import amt
 from .request import Req
 
@@ -43,6 +44,15 @@ def _account_arg(r: Req) -> int:
 
 
 async def create_account(r: Req):
+    return await audited(r, "account.create", lambda: "account:new", {"alias": r.p.str("alias")},
+                         lambda: _ok(_create_account(r)))
+
+
+async def _ok(coro):
+    return await coro, True
+
+
+async def _create_account(r: Req):
     p = r.p
     alias = p.str("alias")
     if len(alias) > 64:
@@ -79,6 +89,11 @@ async def list_accounts(r: Req):
 
 
 async def fund_account(r: Req):
+    return await audited(r, "account.fund", lambda: f"account:{r.p.str('accountId')}",
+                         {"amount": r.p.str("amount")}, lambda: _ok(_fund_account(r)))
+
+
+async def _fund_account(r: Req):
     acc = _account_arg(r)
     amount = r.p.money("amount", AMOUNT_DECIMALS, required=True, allow_negative=True)
     if amount == 0:
@@ -88,6 +103,12 @@ async def fund_account(r: Req):
 
 
 async def create_key(r: Req):
+    return await audited(r, "key.create", lambda: f"account:{r.p.str('accountId')}",
+                         {"permissions": r.p.str("permissions"), "label": r.p.str("label")},
+                         lambda: _ok(_create_key(r)))
+
+
+async def _create_key(r: Req):
     acc = _account_arg(r)
     perms = _permissions(r.p.get("permissions"))
     key = r.ctx.keys.create(acc, perms, r.p.str("label"))
@@ -104,6 +125,10 @@ async def list_keys(r: Req):
 
 
 async def revoke_key(r: Req):
+    return await audited(r, "key.revoke", lambda: f"key:{r.p.str('apiKey')[:8]}", {}, lambda: _ok(_revoke_key(r)))
+
+
+async def _revoke_key(r: Req):
     api_key = r.p.req("apiKey")
     if not r.ctx.keys.revoke(api_key):
         raise VenueError(Err.INVALID_PARAMETER, param="apiKey")

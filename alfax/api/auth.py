@@ -126,8 +126,10 @@ class Authenticator:
             raise VenueError(Err.REJECTED_MBX_KEY)
         needed = _NEEDED.get(security)
         if needed is not None and needed not in c.key.permissions:
-            # a trade key may read as well
-            if not (needed is Permission.READ and Permission.TRADE in c.key.permissions):
+            # a trade key may read as well, and so may an operator key (e.g. the SDK's payout approve/reject, which
+            # are USER_DATA endpoints that then demand the operator permission themselves: 403 for traders)
+            perms = c.key.permissions
+            if not (needed is Permission.READ and (Permission.TRADE in perms or Permission.OPERATOR in perms)):
                 raise VenueError(Err.REJECTED_MBX_KEY)
         return c
 

@@ -16,6 +16,7 @@ from alfax.domain.errors import Err, VenueError
 from alfax.domain.money import AMOUNT_DECIMALS, format_fixed, parse_fixed
 
 from . import payments
+from .admin_challenges import audited
 from .request import Req
 from .trading import build_place
 
@@ -185,7 +186,7 @@ async def payout_eligibility(r: Req):
     acc = r.require_account()
     view = r.ctx.venue.challenge_view(acc)
     amount = r.p.get("amount")
-    probe = _amount(amount) if amount else max(view.payout_available, 1)
+    probe = _amount(amount) if amount else None
     return {"challengeId": view.challenge_id, "stage": view.stage, "available": usdt(view.payout_available),
             "paidTotal": usdt(view.paid_total), "blockers": r.ctx.venue.payout_blockers(acc, probe)}
 
@@ -194,24 +195,19 @@ async def _decide(r: Req, approve: bool) -> dict:
     _require_operator(r)
     po = _payout(r)
     reason = "" if approve else r.p.req("reason")[:256]
-    detail = {"payoutId": po.payout_id, "amount": format_fixed(po.amount, 2), "reason": reason}
-    try:
+    detail: dict = {"payoutId": po.payout_id, "amount": format_fixed(po.amount, 2), "reason": reason}
+
+    async def run():
         await r.ctx.submit(DecidePayout(payout_id=po.payout_id, approve=approve, reason=reason,
                                         tx_ref=r.p.str("txRef")[:128]))
-    except VenueError as e:
-        _audit(r, "payout.approve" if approve else "payout.reject", po.payout_id, detail | {"error": e.msg}, False)
-        raise
-    after = r.ctx.venue.payouts[po.payout_id]
-    _audit(r, "payout.approve" if approve else "payout.reject", po.payout_id,
-           detail | {"status": after.status.value, "failReason": after.fail_reason}, True)
+        after = r.ctx.venue.payouts[po.payout_id]
+        detail.update(status=after.status.value, failReason=after.fail_reason)
+        return after, True
+
+    after = await audited(r, "payout.approve" if approve else "payout.reject", lambda: po.payout_id, detail, run)
     state = payout_state_json(after)
     return state | {"payoutId": after.payout_id, "status": after.status.value, "txRef": after.tx_ref,
                     "failReason": after.fail_reason}
-
-
-def _audit(r: Req, action: str, target: str, detail: dict, ok: bool) -> None:
-    if r.ctx.audit is not None and r.key is not None:
-        r.ctx.audit.record(r.key.label or r.key.api_key[:8], action, target, detail, ok, r.now)
 
 
 async def approve_payout(r: Req):

@@ -328,6 +328,13 @@ def account_position_v2(pos, m, inst: Instrument) -> dict:
         "notional": amt(m.notional) if m else amt(0),
         "isolatedWallet": amt(pos.isolated_wallet) if isolated else amt(0),
         "updateTime": pos.update_time,
+        # positionRisk fields the official alfax SDK's AccountInfo.positions requires (extra keys are harmless
+        # to Binance clients)
+        "markPrice": p8(_rescale_price(m.mark_price, inst)) if m else "0.00000000",
+        "unRealizedProfit": amt(m.unrealized_pnl) if m else amt(0),
+        "liquidationPrice": p8(m.liquidation_price) if m else "0",
+        "marginType": _margin_type_lower(pos.margin_type),
+        "isolatedMargin": amt(m.isolated_margin) if (m and isolated) else amt(0),
     }
 
 

@@ -80,6 +80,27 @@ PARAMS: dict[tuple[str, str], str] = {
     ("POST", "/alfax/admin/keys"): "accountId! permissions label",
     ("GET", "/alfax/admin/keys"): "accountId",
     ("DELETE", "/alfax/admin/keys"): "apiKey!",
+    # prop challenges (issue 4)
+    ("POST", "/fapi/v1/order/test"): _ORDER,
+    ("POST", "/fapi/v1/challenge/check"): _ORDER,
+    ("POST", "/fapi/v1/challenge/purchase"): "productId! provider",
+    ("GET", "/fapi/v1/challenge/purchase"): "purchaseId!",
+    ("GET", "/fapi/v1/challenge/lifecycle"): "challengeId!",
+    ("POST", "/fapi/v1/payout"): "challengeId! amount! currency",
+    ("GET", "/fapi/v1/payout"): "id!",
+    ("GET", "/fapi/v1/payout/eligibility"): "amount",
+    ("POST", "/fapi/v1/payout/approve"): "id! txRef",
+    ("POST", "/fapi/v1/payout/reject"): "id! reason!",
+    ("POST", "/alfax/payments/webhook"): "provider",
+    ("GET", "/alfax/admin/products/show"): "productId!",
+    ("GET", "/alfax/admin/challenges"): "status productId",
+    ("GET", "/alfax/admin/challenges/show"): "challengeId accountId",
+    ("POST", "/alfax/admin/challenges/start"): "accountId! productId! stage",
+    ("POST", "/alfax/admin/challenges/fail"): "accountId! reason!",
+    ("GET", "/alfax/admin/payouts"): "status challengeId",
+    ("POST", "/alfax/admin/payouts/approve"): "id! txRef",
+    ("POST", "/alfax/admin/payouts/reject"): "id! reason!",
+    ("GET", "/alfax/admin/audit"): "limit action target",
 }
 
 

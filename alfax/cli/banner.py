@@ -68,7 +68,8 @@ def _indent(text: str, n: int = 4) -> str:
     return "\n".join(pad + line if line else line for line in text.splitlines())
 
 
-def render_banner(base_url: str, api_key: str, secret: str) -> str:
+def render_banner(base_url: str, api_key: str, secret: str, challenge: str = "") -> str:
+    """``challenge``: one line describing the demo account's challenge (empty for a plain demo account)."""
     b = _base(base_url)
     host_port = b.split("://", 1)[-1]
     urls = ccxt_urls(b)
@@ -110,6 +111,9 @@ def render_banner(base_url: str, api_key: str, secret: str) -> str:
         "Demo account 1 with 10000 USDT",
         f"  API key:    {api_key}",
         f"  API secret: {secret}",
+        *([f"  Challenge:  {challenge}",
+           f"  Rules, floors and room: {b}/fapi/v1/challenge (signed); pre-trade check: POST /fapi/v1/challenge/check"]
+          if challenge else []),
         "",
         "Binance USDT-M REST is served at the paths clients expect (/fapi/v1, /fapi/v2, /fapi/v3, /futures/data).",
         f"Health: {b}/health    Operator credentials: <db>.operator.json (used by `alfax accounts|keys`)",
@@ -125,6 +129,11 @@ def render_banner(base_url: str, api_key: str, secret: str) -> str:
         "",
         "binance-futures-connector:",
         _indent(connector_snippet),
+        "",
+        "alfax SDK (the official SDK's API; code written for it runs unchanged):",
+        _indent("import alfax\n"
+                f"c = alfax.Client(api_key={api_key!r}, api_secret={secret!r}, base_url='{b}')\n"
+                "print(c.challenge_status())"),
         "",
         f"(listening on {host_port}; these credentials are printed on first start only)",
     ]

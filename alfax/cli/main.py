@@ -272,6 +272,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         extra["binance_rest_url"] = args.binance_rest_url
     if args.binance_ws_url is not None:
         extra["binance_ws_url"] = args.binance_ws_url
+    if args.clock_speed is not None:
+        extra["clock_speed"] = args.clock_speed
+    if args.products is not None:
+        if not os.path.isfile(args.products):
+            _usage_error(args, f"--products: file not found: {args.products}")
+        extra["products_path"] = args.products
+    if args.demo_product is not None:
+        extra["demo_product"] = args.demo_product
     config = ServeConfig(
         host=host, port=port, db_path=db, feed=feed, speed=speed, instruments_path=instruments, **extra
     )
@@ -410,6 +418,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="WebSocket base of the live feed (default wss://fstream.binance.com)")
     p.add_argument("--speed", type=_positive_number, default=None, help="replay speed multiplier (default 1)")
     p.add_argument("--instruments", default=None, metavar="PATH", help="instruments JSON (default: bundled)")
+    p.add_argument("--clock-speed", type=_positive_number, default=None,
+                   help="venue time runs N times faster than wall time (rehearse challenge rollovers, trading days "
+                        "and funding in seconds; default 1)")
+    p.add_argument("--products", default=None, metavar="PATH", help="challenge products JSON (default: bundled)")
+    p.add_argument("--demo-product", default=None, metavar="ID",
+                   help="product of the demo account's challenge at first start (default 10k-2step; '' = plain)")
     p.add_argument("--config", default=None, metavar="PATH", help="JSON/TOML file with serve options; flags override it")
     p.set_defaults(func=cmd_serve, _parser=p)
 
@@ -451,6 +465,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("api_key", type=_api_key, metavar="API_KEY")
     operator_opts(sp)
     sp.set_defaults(func=cmd_keys_revoke, _parser=sp)
+
+    from .challenges import add_commands  # products, challenges, payouts, audit (alfax/cli/challenges.py)
+
+    add_commands(sub, operator_opts)
 
     sp = sub.add_parser("replay-check", help="replay the journal offline and print the resulting state hash")
     sp.add_argument("--db", required=True, help="database to replay")

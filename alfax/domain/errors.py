@@ -48,6 +48,7 @@ class Err(Enum):
     CREDENTIALS_TAKEN = (-4608, 400, "The credentials of this purchase were already retrieved; they are shown exactly once.")
     UNKNOWN_PRODUCT = (-4609, 400, "Unknown productId '{product}'.")
     UNKNOWN_PROVIDER = (-4610, 400, "Unknown payment provider '{provider}'.")
+    CHALLENGE_TRANSFER = (-4611, 400, "A challenge account's balance moves only by trading, funding and payouts; transfers are not allowed.")
     OPERATOR_ONLY = (-1002, 403, "You are not authorized to execute this request: an API key with the operator permission is required.")
     FEED_STALE = (-2010, 400, "Reference market feed for {symbol} is stale; orders for it are rejected until the feed recovers.")
     CHALLENGE_FAILED = (-2010, 400, "Challenge failed ({rule}): the account is read-only and new orders are rejected.")

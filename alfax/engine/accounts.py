@@ -30,6 +30,8 @@ def create_account(v: "Venue", cmd: C.CreateAccount) -> None:
 
 def transfer(v: "Venue", cmd: C.Transfer) -> None:
     acct = risk.account(v, cmd.account_id)
+    if cmd.account_id in v.challenges:  # an operator deposit would count as profit toward target and payout
+        raise VenueError(Err.CHALLENGE_TRANSFER)
     if cmd.amount == 0:
         raise VenueError(Err.INVALID_PARAMETER, param="amount")
     if cmd.amount < 0 and -cmd.amount > risk.figures(v, acct.account_id).max_withdraw:

@@ -91,9 +91,20 @@ def watch_level(v: "Venue", account_id: int) -> int | None:
     st = v.challenges.get(account_id)
     if st is None or st.status is not ChallengeStatus.ACTIVE or paused(v, account_id):
         return None
-    # trailing_intraday: the floor follows the day's high; the guard's bands are symmetric, so rises are
-    # evaluated as closely as falls
+    # trailing_intraday: the floor follows the day's high, watched separately (watch_high)
     return max(eq for _, _, eq in _levels(st, rules(v, st)))
+
+
+def watch_high(v: "Venue", account_id: int) -> int | None:
+    """trailing_intraday only: the day's equity high, which a rise must not pass unevaluated (the daily floor
+    follows it). FIX (tests/engine/test_engine_guard.py): the guard watched only the levels below equity, so a
+    rise inside the band left day_high (and the floor) lower than an evaluation at every mark would."""
+    st = v.challenges.get(account_id)
+    if st is None or st.status is not ChallengeStatus.ACTIVE or paused(v, account_id):
+        return None
+    if rules(v, st).daily_mode is not R.DailyMode.TRAILING_INTRADAY:
+        return None
+    return st.day_high
 
 
 def paused(v: "Venue", account_id: int) -> bool:
@@ -140,6 +151,14 @@ def check_order(v: "Venue", cmd: C.PlaceOrder) -> None:
     after = abs(sym_now + cmd.side.sign * inst.notional(price, cmd.quantity))
     if after <= abs(sym_now):
         return  # reduces exposure: always allowed
+    stale = sorted(s for s in _held_symbols(v, cmd.account_id) if v.markets[s].stale)
+    if stale:
+        # FIX (test_engine_challenges.py::test_stale_feed_pauses_evaluation_and_rejects_new_exposure): while a
+        # held symbol's feed is stale the account's breaches are not evaluated (§B9), so new exposure in ANOTHER
+        # symbol (whose feed is fresh, so check_fresh let it through) was accepted on an account that may already
+        # be past its floor. Orders that add exposure are refused until the feed recovers; reducing stays allowed.
+        raise VenueError(Err.FEED_STALE, f"Challenge evaluation is paused: the reference feed for {stale[0]} is "
+                                         f"stale; orders that add exposure are rejected until it recovers.")
     _, eq = balance_equity(v, cmd.account_id)
     limit = max(0, eq) * cap
     if after > limit:
@@ -274,9 +293,8 @@ def evaluate(v: "Venue", account_id: int, reason: UpdateReason | None = None, tr
     bal, eq = balance_equity(v, account_id)
     if not paused(v, account_id):
         if p.daily_mode is R.DailyMode.TRAILING_INTRADAY and eq > st.day_high:
+            # exact: the guard evaluates every mark at which equity could pass the day's high (watch_high)
             st.day_high = eq
-        if eq > st.peak_equity:
-            st.peak_equity = eq
         dfloor, tfloor, _, _ = floors(st, p)
         rule = R.breach(eq, dfloor, tfloor)
         if rule is not None:
@@ -285,9 +303,18 @@ def evaluate(v: "Venue", account_id: int, reason: UpdateReason | None = None, tr
         new = _new_warnings(st, p, eq)
         if new:
             reason = reason or UpdateReason.WARNING
+        # FIX (tests/engine/test_engine_guard.py, test_engine_challenges_persist.py): peak_equity was raised at
+        # EVERY evaluation, but which accounts a mark update evaluates depends on the guard's bands (rebuilt
+        # around the current marks on restore), so the hashed state differed between a live venue and its
+        # restored copy, and between the guard and a full scan. It is now sampled only at the evaluations
+        # every venue makes: fills, rollovers, warnings (reason set), and the view adds the current equity.
+        if reason is not None and eq > st.peak_equity:
+            st.peak_equity = eq
     else:
         new = ()
-    if try_pass and _try_pass(v, st, p, bal):
+    # the pass check runs on fills that reduce exposure and whenever the account is flat (a bot may close first
+    # and cancel its remaining orders after: the stage passes once nothing can open a position any more)
+    if (try_pass or not v.acct_positions.get(account_id)) and _try_pass(v, st, p, bal):
         return
     if reason is not None:
         _emit(v, st, reason, new)
@@ -364,8 +391,16 @@ def fail(v: "Venue", st: ChallengeState, rule: str, eq: int, bal: int, floor: in
 def roll_due(v: "Venue") -> None:
     """Rollovers due at ``v.now``: one atomic snapshot per challenge with the marks as they were at R_d (this
     runs before the command that crossed R_d touches anything)."""
+    now = v.now
+    try:
+        _roll_due(v, now)
+    finally:
+        v.now = now
+
+
+def _roll_due(v: "Venue", now: int) -> None:
     h = v.rollover_heap
-    while h and h[0][0] <= v.now:
+    while h and h[0][0] <= now:
         due, aid = heapq.heappop(h)
         st = v.challenges.get(aid)
         if st is None or st.status is not ChallengeStatus.ACTIVE or st.day_start + R.DAY_MS != due:
@@ -380,10 +415,16 @@ def roll_due(v: "Venue") -> None:
                 st.high_water = max(st.high_water, anchor)
             st.day_start, st.day_anchor, st.day_start_balance, st.day_high = day, anchor, bal, eq
             st.warned_daily = ()
-            if day + R.DAY_MS > v.now:
+            if day + R.DAY_MS > now:
                 break
             day += R.DAY_MS
         heapq.heappush(h, (st.day_start + R.DAY_MS, aid))
+        # FIX (test_engine_challenges_persist.py::test_journal_replay_breach_at_rollover_of_a_rejected_command):
+        # the rollover's work is stamped at its instant R_d, not at the command that happened to trigger it. A
+        # rejected command is not journaled (server.execute), so a replay rolls over at the NEXT command; with
+        # v.now stamps a breach, max-days fail or pass at rollover (evidence time, ended_at, flatten orders and
+        # trades, update times, the next stage's start) differed between the live venue and its replay.
+        v.now = st.day_start
         stage = p.stage(st.stage)
         if stage.max_days is not None and st.day_start >= st.started_at + stage.max_days * R.DAY_MS:
             fail(v, st, R.FailReason.MAX_DAYS.value, eq, bal, 0, f"stage not passed within {stage.max_days} days")
@@ -410,8 +451,9 @@ def request_payout(v: "Venue", cmd: C.RequestPayout) -> None:
     v.emit(PayoutUpdated, account_id=po.account_id, payout=replace(po))
 
 
-def payout_blockers(v: "Venue", st: ChallengeState, amount: int) -> list[str]:
-    """Why a payout of ``amount`` cannot be paid now (empty: it can). The same list serves the eligibility view."""
+def payout_blockers(v: "Venue", st: ChallengeState, amount: int | None) -> list[str]:
+    """Why a payout of ``amount`` cannot be paid now (empty: it can). ``None``: the eligibility view — the gates
+    that do not depend on an amount, and whether anything is available at all."""
     p = rules(v, st)
     out = []
     if st.stage != FUNDED or st.status is not ChallengeStatus.ACTIVE:
@@ -420,14 +462,17 @@ def payout_blockers(v: "Venue", st: ChallengeState, amount: int) -> list[str]:
         out.append("open positions: close every position before a payout")
     if st.last_payout_at and v.now < st.last_payout_at + p.payout_cadence_days * R.DAY_MS:
         out.append(f"payout cadence: next payout from {_iso(st.last_payout_at + p.payout_cadence_days * R.DAY_MS)} UTC")
-    if amount < p.payout_minimum:
+    if amount is not None and amount < p.payout_minimum:
         out.append(f"amount {_usdt(amount)} USDT is below the minimum payout of {_usdt(p.payout_minimum)} USDT")
     bal, eq = balance_equity(v, st.account_id)
     if p.best_day_fraction is not None and not R.best_day_share_ok(_best_day(st, bal), bal - st.start_balance,
                                                                     p.best_day_fraction):
         out.append("consistency rule: the best day exceeds the allowed share of the total profit")
     cap = R.payout_cap(eq, st.start_balance, p.payout_split_bps, 0)
-    if amount > cap:
+    if amount is None:
+        if cap < p.payout_minimum:
+            out.append(f"available {_usdt(cap)} USDT is below the minimum payout of {_usdt(p.payout_minimum)} USDT")
+    elif amount > cap:
         out.append(f"amount {_usdt(amount)} USDT exceeds available {_usdt(cap)} USDT")
     return out
 

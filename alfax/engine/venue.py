@@ -346,7 +346,7 @@ class Venue:
         """The newest stage account of ``account_id``'s challenge (itself for plain accounts)."""
         return CH.stage_account(self, account_id)
 
-    def payout_blockers(self, account_id: int, amount: int) -> list[str]:
+    def payout_blockers(self, account_id: int, amount: int | None) -> list[str]:
         return CH.payout_blockers(self, self.challenges[account_id], amount)
 
     def challenge_precheck(self, cmd: C.PlaceOrder) -> None:

@@ -43,10 +43,18 @@ class Harness:
 
         self.market = MarketData(self.venue.instruments)
         self.operator = self.keys.create(0, frozenset({Permission.OPERATOR}), "operator")
+        from alfax.api.payments import default_providers
+        from alfax.domain.products import load_products
+        from alfax.ledger.audit import SqliteAuditLog
+        from alfax.ledger.purchases import SqlitePurchaseStore
+
+        products = load_products(json.loads((DATA.parent / "products.json").read_text()), set(self.venue.instruments))
         ctx = ApiContext(
             venue=self.venue, submit=self.submit, history=self.reader, market=self.market, keys=self.keys,
             clock=self.clock, health=lambda: {"status": "ok", "seq": self.venue.seq},
             state=lambda: {"stateHash": self.venue.state_hash(), "journalSeq": self.ledger.last_committed_seq},
+            products=products, purchases=SqlitePurchaseStore(str(db)), audit=SqliteAuditLog(str(db)),
+            payment_providers=default_providers("webhook-test-secret"),
         )
         kw = {}
         if time_fn is not None:

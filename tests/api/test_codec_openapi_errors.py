@@ -116,7 +116,10 @@ def test_route_table_unique():
 @pytest.mark.parametrize("err", list(Err))
 def test_every_err_renders(err):
     fields = {"param": "symbol", "a": "orderId", "b": "origClientOrderId", "limit": 2400, "until": 1, "interval": "MINUTE",
-              "leverage": 200, "notional": "5", "reason": "rejected", "legal": "x", "hours": 24, "symbol": "BTCUSDT"}
+              "leverage": 200, "notional": "5", "reason": "rejected", "legal": "x", "hours": 24, "symbol": "BTCUSDT",
+              # challenge rules and purchases (issue 4)
+              "rule": "DAILY_DRAWDOWN", "stage": "STAGE_1", "status": "FAILED", "allowed": "BTCUSDT", "cap": 5,
+              "product": "x", "provider": "stub"}
     e = VenueError(err, **fields)
     d = e.as_dict()
     assert d["code"] == err.code and isinstance(d["msg"], str) and d["msg"]

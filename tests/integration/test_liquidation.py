@@ -18,7 +18,8 @@ D = Decimal
 
 @pytest.mark.timeout(240)
 def test_isolated_liquidation(tmp_path):
-    srv = AlfaxServer(db_path=tmp_path / "liq.db", speed=600.0)
+    # a plain demo account: 100x leverage is far beyond any challenge product's cap
+    srv = AlfaxServer(db_path=tmp_path / "liq.db", speed=600.0, extra_args=("--demo-product", ""))
     srv.start()
     try:
         wait_for_market(srv.base_url)

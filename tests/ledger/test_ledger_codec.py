@@ -75,8 +75,8 @@ def test_registries_cover_domain():
 
     declared = {c.kind for c in vars(ev_mod).values() if isinstance(c, type) and issubclass(c, Event) and c.kind}
     assert set(codec.ALL_EVENTS) == declared
-    assert len(codec.ALL_EVENTS) == 10
-    assert len(ALL_COMMANDS) == 18
+    assert len(codec.ALL_EVENTS) == 12  # + ChallengeUpdated, PayoutUpdated (issue 4)
+    assert len(ALL_COMMANDS) == 22  # + StartChallenge, FailChallenge, RequestPayout, DecidePayout
 
 
 def test_book_update_levels_are_tuples_and_compact():
