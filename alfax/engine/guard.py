@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from ..domain import margin as M
 from ..domain.enums import MarginType
+from ..domain.events import AccountUpdated, ChallengeUpdated
 from ..domain.money import RATE_SCALE
 from . import challenges, risk
 
@@ -131,17 +132,22 @@ def _slack(v: "Venue", account_id: int, keys) -> tuple[int, int, dict[str, int]]
     return (0 if slack is None else slack), notional, marks
 
 
+_MOVES_SLACK = frozenset({AccountUpdated, ChallengeUpdated})  # every fill, fee, funding, transfer, payout, stage
+
+
 def refresh(v: "Venue") -> None:
-    """Re-index every account the current command touched (any event naming it, or an explicit touch), after an
+    """Re-index every account the current command touched (a balance or position change, or an explicit touch), after an
     exact challenge evaluation (funding or fees can push equity over an edge without a mark moving)."""
     g = v.guard
+    challenges_on = bool(v.challenges)
     while True:
         out = v.out
         if g.scan_from < len(out):
             for ev in out[g.scan_from:]:
-                aid = getattr(ev, "account_id", 0)
-                if aid:
-                    g.touched.add(aid)
+                # only balance or position changes move an account's slack (a new or cancelled order does not);
+                # a challenge account is evaluated on any event (a cancel can be what lets a flat stage pass)
+                if type(ev) in _MOVES_SLACK or (challenges_on and getattr(ev, "account_id", 0) in v.challenges):
+                    g.touched.add(ev.account_id)
             g.scan_from = len(out)
         if not g.touched:
             return

@@ -82,6 +82,10 @@ def check(v: "Venue", cmd: C.PlaceOrder) -> CheckResult:
 
     if st.status is not ChallengeStatus.ACTIVE:
         return result("block", CH._locked(st).msg, 0)
+    if cmd.stop_price and not cmd.reduce_only and ((buy and cmd.stop_price >= fill_price)
+                                                   or (not buy and cmd.stop_price <= fill_price)):
+        return result("block", f"stopPrice must be {'below' if buy else 'above'} the estimated entry price for a "
+                               f"{cmd.side.value} (it is the protective stop of the position)", 0)
     probe = replace(cmd, quantity=inst.step_size)
     try:
         v.challenge_precheck(probe)  # status, whitelist, news window, leverage setting, notional of one step
