@@ -28,6 +28,7 @@ from alfax.api.context import ApiContext
 from alfax.api.payments import default_providers, mint
 from alfax.domain.commands import Command, CreateAccount, FeedStatus, Restart, StartChallenge, Tick, Transfer
 from alfax.domain.enums import Permission
+from alfax.domain.errors import VenueError
 from alfax.domain.events import Event
 from alfax.domain.instruments import Instrument, load_instruments
 from alfax.domain.money import AMOUNT_DECIMALS, parse_fixed
@@ -190,7 +191,14 @@ class Runtime:
         ``awaitable`` asks for an asyncio future (resolved on this loop after COMMIT) instead of a thread future.
         """
         ts = self.stamp()
-        events = self.venue.handle(cmd)
+        try:
+            events = self.venue.handle(cmd)
+        except VenueError:
+            if self.venue.carry:
+                # the rejected command crossed a challenge rollover: journal that work now (a Tick carries its
+                # events), so snapshots and replays never see an unjournaled rollover
+                self.execute(Tick())
+            raise
         if cmd.is_market_data and not events:
             self.ledger.append_market(ts, cmd)
             return events, None

@@ -73,11 +73,13 @@ def daily_floor(anchor: int, start_balance: int, daily_fraction: int) -> int:
 
 def total_floor(start_balance: int, total_fraction: int, mode: TotalMode = TotalMode.STATIC,
                 high_water: int | None = None) -> int:
-    """Static: S − L_tot. End-of-day trailing: HWM − L_tot, never above S (locks once it reaches S)."""
+    """Static: S − L_tot. End-of-day trailing: HWM − L_tot, never above S (locks once it reaches S). The HWM
+    starts at S and only rises at rollovers, except that a payout lowers it by the debited amount (§B4), so after
+    a payout the floor follows it down (as Breakout, Equity Edge and propfirm-calc do)."""
     loss = of_start(start_balance, total_fraction)
     if mode is TotalMode.STATIC or high_water is None:
         return start_balance - loss
-    return min(max(high_water, start_balance) - loss, start_balance)
+    return min(high_water - loss, start_balance)
 
 
 def breach(equity: int, day_floor: int, tot_floor: int) -> FailReason | None:

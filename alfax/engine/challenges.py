@@ -505,6 +505,8 @@ def decide_payout(v: "Venue", cmd: C.DecidePayout) -> None:
     st.peak_equity -= debit
     st.paid_total += po.amount
     st.last_payout_at = v.now
+    # consistency is judged per payout cycle: a best day already paid out no longer weighs on the next payout
+    st.best_day_profit = 0
     po.status = PayoutStatus.PAID
     po.debited = debit
     po.tx_ref = cmd.tx_ref or f"alfax-payout-{po.payout_id}"

@@ -250,6 +250,10 @@ def fire(v: "Venue", algo: AlgoOrder) -> None:
         _reject(v, algo, VenueError(Err.REDUCE_ONLY_REJECT))
         return
     try:
+        if v.challenges and not child.reduce_only:
+            # the challenge rules hold when a stop triggers too (a stop-entry must not exceed the caps, nor open
+            # inside a news window or on a locked account); protective reduce-only exits always go through
+            challenges.check_order(v, child)
         order = place_regular(v, child, algo=algo, order_id=algo.order_id)
     except VenueError as e:
         _reject(v, algo, e)

@@ -63,7 +63,8 @@ def test_total_floor_static_and_end_of_day_trailing_with_lock():
     assert total_floor(S, TOTAL) == usd("9000")
     assert total_floor(S, TOTAL, TotalMode.TRAILING_EOD, high_water=usd("10400")) == usd("9400")
     assert total_floor(S, TOTAL, TotalMode.TRAILING_EOD, high_water=usd("11500")) == S  # locks at S
-    assert total_floor(S, TOTAL, TotalMode.TRAILING_EOD, high_water=usd("9800")) == usd("9000")  # never below static
+    # an HWM below S only happens after a payout lowered it by the debit (§B4): the floor follows it down
+    assert total_floor(S, TOTAL, TotalMode.TRAILING_EOD, high_water=usd("9800")) == usd("8800")
 
 
 def test_which_floor_is_reported_when_equity_falls_through_both():
