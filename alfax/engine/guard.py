@@ -136,8 +136,9 @@ _MOVES_SLACK = frozenset({AccountUpdated, ChallengeUpdated})  # every fill, fee,
 
 
 def refresh(v: "Venue") -> None:
-    """Re-index every account the current command touched (a balance or position change, or an explicit touch), after an
-    exact challenge evaluation (funding or fees can push equity over an edge without a mark moving)."""
+    """Accounts the current command touched (a balance or position change, or an explicit touch): a challenge is
+    evaluated exactly at once (funding or a fee can push equity over an edge without a mark moving) and
+    re-indexed; any other account is checked at the next mark of a symbol it holds."""
     g = v.guard
     challenges_on = bool(v.challenges)
     while True:
@@ -156,7 +157,14 @@ def refresh(v: "Venue") -> None:
         for aid in todo:
             if aid in v.challenges:
                 challenges.evaluate(v, aid)
-            g.reindex(v, aid)
+                g.reindex(v, aid)
+            elif aid in v.acct_positions and v.acct_positions[aid]:
+                # lazily: its bands are out of date, so it is checked exactly on the next mark of any symbol it
+                # holds (then re-indexed there) — an account that fills many times between marks costs one index
+                g.version[aid] = g.version.get(aid, 0) + 1
+                g.always.add(aid)
+            else:
+                g.reindex(v, aid)
 
 
 def rebuild(v: "Venue") -> None:

@@ -40,8 +40,8 @@ def check_symbol(v: "Venue", symbol: str) -> None:
             check_account(v, account_id, symbol)
             if account_id in v.challenges:
                 challenges.evaluate(v, account_id)
-        g.touched.add(account_id)
-    guard.refresh(v)
+        g.reindex(v, account_id)  # around the marks it was just checked at
+    guard.refresh(v)  # accounts a liquidation or breach changed in this loop
 
 
 def _held(v: "Venue", account_id: int) -> set[str]:
