@@ -61,3 +61,34 @@ def test_feed_status_is_journaled_in_place_so_replay_sees_what_was_skipped(tmp_p
     finally:
         rt.ledger.close()
     assert replay_state_hash(db) == live
+
+
+def test_a_rejected_command_that_crossed_a_rollover_journals_the_rollover(tmp_path):
+    """The first command after a challenge rollover instant is rejected: the rollover it triggered is journaled at
+    once (a Tick carries its events), so the live state hash equals a replay of the journal straight away."""
+    import uuid
+
+    import pytest
+
+    from alfax.domain.commands import PlaceOrder, StartChallenge
+    from alfax.domain.enums import OrderType, Side
+    from alfax.domain.errors import VenueError
+    from alfax.server import replay_state_hash
+
+    db = str(tmp_path / "c.db")
+    rt = Runtime(ServeConfig(db_path=db))
+    try:
+        rt.execute(CreateAccount(account_id=1))
+        rt.execute(StartChallenge(1, str(uuid.uuid4()), rt.products["10k-2step"].source))
+        due = rt.venue.challenges[1].day_start + 86_400_000
+        rt._clock_origin = (rt._clock_origin[0], due - 5)  # venue time jumps to just before the rollover
+        rt.config.clock_speed = 1.0001  # (any speed != 1 uses the origin)
+        time.sleep(0.02)
+        with pytest.raises(VenueError):
+            rt.execute(PlaceOrder(1, "DOGEUSDT", Side.BUY, OrderType.MARKET, quantity=1))  # unknown symbol
+        assert rt.venue.challenges[1].day_start == due and rt.venue.carry == []
+        rt.ledger.flush().result(10)
+        live = rt.venue.state_hash()
+    finally:
+        rt.ledger.close()
+    assert replay_state_hash(db) == live
