@@ -303,11 +303,9 @@ def evaluate(v: "Venue", account_id: int, reason: UpdateReason | None = None, tr
         new = _new_warnings(st, p, eq)
         if new:
             reason = reason or UpdateReason.WARNING
-        # FIX (tests/engine/test_engine_guard.py, test_engine_challenges_persist.py): peak_equity was raised at
-        # EVERY evaluation, but which accounts a mark update evaluates depends on the guard's bands (rebuilt
-        # around the current marks on restore), so the hashed state differed between a live venue and its
-        # restored copy, and between the guard and a full scan. It is now sampled only at the evaluations
-        # every venue makes: fills, rollovers, warnings (reason set), and the view adds the current equity.
+        # peak_equity is hashed state, but which accounts a mark update evaluates depends on the guard's bands
+        # (rebuilt around the current marks on restore), so it is sampled only at the evaluations every venue
+        # makes — fills, rollovers, warnings (reason set) — and the view adds the current equity
         if reason is not None and eq > st.peak_equity:
             st.peak_equity = eq
     else:
