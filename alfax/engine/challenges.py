@@ -97,8 +97,8 @@ def watch_level(v: "Venue", account_id: int) -> int | None:
 
 def watch_high(v: "Venue", account_id: int) -> int | None:
     """trailing_intraday only: the day's equity high, which a rise must not pass unevaluated (the daily floor
-    follows it). FIX (tests/engine/test_engine_guard.py): the guard watched only the levels below equity, so a
-    rise inside the band left day_high (and the floor) lower than an evaluation at every mark would."""
+    follows it). Without it the guard would watch only the levels below equity, and a rise inside a band would
+    leave day_high (and the floor) lower than an evaluation at every mark would."""
     st = v.challenges.get(account_id)
     if st is None or st.status is not ChallengeStatus.ACTIVE or paused(v, account_id):
         return None
@@ -153,10 +153,10 @@ def check_order(v: "Venue", cmd: C.PlaceOrder) -> None:
         return  # reduces exposure: always allowed
     stale = sorted(s for s in _held_symbols(v, cmd.account_id) if v.markets[s].stale)
     if stale:
-        # FIX (test_engine_challenges.py::test_stale_feed_pauses_evaluation_and_rejects_new_exposure): while a
-        # held symbol's feed is stale the account's breaches are not evaluated (§B9), so new exposure in ANOTHER
-        # symbol (whose feed is fresh, so check_fresh let it through) was accepted on an account that may already
-        # be past its floor. Orders that add exposure are refused until the feed recovers; reducing stays allowed.
+        # while a held symbol's feed is stale the account's breaches are not evaluated (§B9), so new exposure in
+        # ANOTHER symbol (whose feed is fresh, so check_fresh lets it through) could land on an account that may
+        # already be past its floor. Orders that add exposure are refused until the feed recovers; reducing is
+        # allowed.
         raise VenueError(Err.FEED_STALE, f"Challenge evaluation is paused: the reference feed for {stale[0]} is "
                                          f"stale; orders that add exposure are rejected until it recovers.")
     _, eq = balance_equity(v, cmd.account_id)
@@ -417,11 +417,10 @@ def _roll_due(v: "Venue", now: int) -> None:
                 break
             day += R.DAY_MS
         heapq.heappush(h, (st.day_start + R.DAY_MS, aid))
-        # FIX (test_engine_challenges_persist.py::test_journal_replay_breach_at_rollover_of_a_rejected_command):
         # the rollover's work is stamped at its instant R_d, not at the command that happened to trigger it. A
-        # rejected command is not journaled (server.execute), so a replay rolls over at the NEXT command; with
-        # v.now stamps a breach, max-days fail or pass at rollover (evidence time, ended_at, flatten orders and
-        # trades, update times, the next stage's start) differed between the live venue and its replay.
+        # replay rolls over at the first journaled command at or after R_d, which may be later than the live one
+        # (a rejected command is not journaled; the runtime then journals a Tick): stamping at R_d keeps a breach,
+        # max-days fail or pass at rollover (evidence, ended_at, flatten fills, the next stage's start) identical.
         v.now = st.day_start
         stage = p.stage(st.stage)
         if stage.max_days is not None and st.day_start >= st.started_at + stage.max_days * R.DAY_MS:

@@ -126,7 +126,7 @@ def _slack(v: "Venue", account_id: int, keys) -> tuple[int, int, dict[str, int]]
         s = v.accounts[account_id].wallet_balance + upnl - level
         slack = s if slack is None or s < slack else slack
     high = challenges.watch_high(v, account_id)
-    if high is not None:  # FIX: trailing_intraday — equity must not pass the day's high unevaluated
+    if high is not None:  # trailing_intraday: equity must not pass the day's high unevaluated
         s = high - (v.accounts[account_id].wallet_balance + upnl)
         slack = s if slack is None or s < slack else slack
     return (0 if slack is None else slack), notional, marks
