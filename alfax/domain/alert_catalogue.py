@@ -65,11 +65,7 @@ class AlertCode(Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class AlertError:
-    """One rejection. ``col``/``line`` are 1-based, counted in characters of the command text (for a JSON envelope:
-    of its ``cmd`` string, or of the raw body for errors about the envelope itself). ``token`` is the offending text
-    exactly as it appears there ('' when something is missing; ``col`` then points just past the end)."""
-
+class _AlertNote:
     kind: AlertCode
     message: str
     col: int
@@ -85,10 +81,6 @@ class AlertError:
     @property
     def name(self) -> str:
         return self.kind.name
-
-    @property
-    def http_status(self) -> int:
-        return self.kind.http_status
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "name": self.name, "message": self.message, "col": self.col, "line": self.line,
@@ -96,28 +88,19 @@ class AlertError:
 
 
 @dataclass(frozen=True, slots=True)
-class AlertWarning:
+class AlertError(_AlertNote):
+    """One rejection. ``col``/``line`` are 1-based, counted in characters of the command text (for a JSON envelope:
+    of its ``cmd`` string, or of the raw body for errors about the envelope itself). ``token`` is the offending text
+    exactly as it appears there ('' when something is missing; ``col`` then points just past the end)."""
+
+    @property
+    def http_status(self) -> int:
+        return self.kind.http_status
+
+
+@dataclass(frozen=True, slots=True)
+class AlertWarning(_AlertNote):
     """Same shape as ``AlertError``; a warning never stops an alert."""
-
-    kind: AlertCode
-    message: str
-    col: int
-    token: str
-    hint: str
-    line: int = 1
-    command: int | None = None
-
-    @property
-    def code(self) -> str:
-        return self.kind.code
-
-    @property
-    def name(self) -> str:
-        return self.kind.name
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "name": self.name, "message": self.message, "col": self.col, "line": self.line,
-                "token": self.token, "hint": self.hint, "command": self.command}
 
 
 # ---------------------------------------------------------------- factories for the codes the webhook layer raises

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import orjson
 
-from .schema import connect
+from .schema import connect, write_immediate
 
 MAX_LIMIT = 1000
 
@@ -144,15 +144,7 @@ class SqliteAlertLog:
             self._conn.close()
 
     def _write(self, fn):
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                out = fn()
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-        return out
+        return write_immediate(self._conn, self._lock, fn)
 
     # ------------------------------------------------------------------ alerts
 

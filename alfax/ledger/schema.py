@@ -106,6 +106,20 @@ def connect(path: str, *, synchronous: str = "NORMAL", check_same_thread: bool =
     return conn
 
 
+def write_immediate(conn: sqlite3.Connection, lock, fn):
+    """Run ``fn()`` in one ``BEGIN IMMEDIATE`` transaction under ``lock`` (stores that own a connection shared by
+    threads): committed when it returns, rolled back if it raises."""
+    with lock:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            out = fn()
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return out
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()

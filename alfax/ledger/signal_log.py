@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import orjson
 
-from .schema import connect
+from .schema import connect, write_immediate
 
 EPOCH_BYTES = 6  # 12 hex characters: no ':' so "<epoch>:<seq>" event ids split unambiguously
 MAX_READ = 10_000
@@ -141,15 +141,7 @@ class SqliteSignalLog:
         return epoch, 0
 
     def _write(self, fn):
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                out = fn()
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-        return out
+        return write_immediate(self._conn, self._lock, fn)
 
     def append(self, channel: str, payload: dict, now_ms: int, publisher: str = "", *,
                dedupe_key: str | None = None) -> SignalRecord:
