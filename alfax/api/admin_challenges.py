@@ -81,10 +81,6 @@ def _text(r: Req, name: str, limit: int, required: bool) -> str:
 
 
 # ====================================================================== shared helpers
-def _decimals(r: Req) -> dict[str, int]:
-    return {s: i.price_precision for s, i in r.edge.instruments.items()}
-
-
 def _product(r: Req, product_id: str) -> Product:
     p = r.ctx.products.get(product_id)
     if p is None:
@@ -218,7 +214,7 @@ async def list_challenges(r: Req):
     status = _status_filter(r)
     pid = r.p.get("productId")
     venue = r.ctx.venue
-    dec = _decimals(r)
+    dec = r.edge.instruments
     out = []
     for aid in sorted(venue.challenges):
         st = venue.challenges[aid]
@@ -235,7 +231,7 @@ async def show_challenge(r: Req):
     """One challenge: every stage with its full view (breach evidence included), the pinned rules, its payouts."""
     cid = _resolve_challenge(r)
     venue = r.ctx.venue
-    dec = _decimals(r)
+    dec = r.edge.instruments
     accounts = list(venue.challenge_accounts.get(cid, ()))
     stages = [status_json(venue.challenge_view(aid), dec) for aid in accounts]
     newest = venue.challenges[accounts[-1]]
@@ -279,7 +275,7 @@ async def start_challenge(r: Req):
         detail["challengeId"] = cid
         view = r.ctx.venue.challenge_view(acc)
         detail["startBalance"] = usdt(view.start_balance)
-        return status_json(view, _decimals(r)), True
+        return status_json(view, r.edge.instruments), True
 
     return await audited(r, A_START, lambda: target[0], detail, run)
 
@@ -310,7 +306,7 @@ async def fail_challenge(r: Req):
         if view.breach is not None:  # equity and balance as they were when failed (before the flatten)
             detail["equity"] = usdt(view.breach.equity)
             detail["balance"] = usdt(view.breach.balance)
-        return status_json(view, _decimals(r)), True
+        return status_json(view, r.edge.instruments), True
 
     return await audited(r, A_FAIL, lambda: target[0], detail, run)
 

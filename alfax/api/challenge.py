@@ -21,10 +21,6 @@ from .request import Req
 from .trading import build_place
 
 
-def _decimals(r: Req) -> dict[str, int]:
-    return {s: i.price_precision for s, i in r.edge.instruments.items()}
-
-
 def _is_operator(r: Req) -> bool:
     return r.key is not None and Permission.OPERATOR in r.key.permissions
 
@@ -47,14 +43,14 @@ def _challenge_accounts(r: Req, challenge_id: str) -> list[int]:
 # ------------------------------------------------------------------------------------------ status and rules
 async def status(r: Req):
     acc = r.require_account()
-    return status_json(r.ctx.venue.challenge_view(acc), _decimals(r))
+    return status_json(r.ctx.venue.challenge_view(acc), r.edge.instruments)
 
 
 def embedded_status(r: Req, account_id: int) -> dict | None:
     """``challenge`` inside ``GET /fapi/v2/account`` (None for a plain account)."""
     if account_id not in r.ctx.venue.challenges:
         return None
-    return status_json(r.ctx.venue.challenge_view(account_id), _decimals(r))
+    return status_json(r.ctx.venue.challenge_view(account_id), r.edge.instruments)
 
 
 async def rules(r: Req):
@@ -74,7 +70,7 @@ async def products(r: Req):
 
 async def lifecycle(r: Req):
     accounts = _challenge_accounts(r, r.p.req("challengeId"))
-    return lifecycle_json(r.ctx.venue.challenge_view(accounts[-1]), _decimals(r))
+    return lifecycle_json(r.ctx.venue.challenge_view(accounts[-1]), r.edge.instruments)
 
 
 # ------------------------------------------------------------------------------------------ purchases

@@ -85,14 +85,6 @@ def _text(limit: int) -> Callable[[str], str]:
     return parse
 
 
-def _limit(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid limit {text!r}: must be an integer in 1..1000") from None
-    if not 1 <= n <= 1000:
-        raise argparse.ArgumentTypeError(f"invalid limit {text!r}: must be an integer in 1..1000")
-    return n
 
 
 def _choice(values: tuple[str, ...], upper: bool) -> Callable[[str], str]:
@@ -404,7 +396,7 @@ def add_commands(sub: Any, operator_opts: Callable[[argparse.ArgumentParser], No
     leaf(gs, "reject", "reject a payout with a reason", cmd_payouts_reject, reject_opts)
 
     sp = sub.add_parser("audit", help="the operator audit log of a running server (newest first)")
-    sp.add_argument("--limit", type=_limit, default=50, help="rows (1..1000, default 50)")
+    sp.add_argument("--limit", type=_main().int_in(1, 1000, "limit"), default=50, help="rows (1..1000, default 50)")
     sp.add_argument("--action", default=None, help="only this action, e.g. challenge.start, payout.approve")
     sp.add_argument("--target", default=None, help="only this target, e.g. account:7 or a payout id")
     operator_opts(sp)

@@ -34,14 +34,22 @@ class CliError(Exception):
 # argument types (raise ArgumentTypeError -> argparse prints usage + error and exits 2)
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid port {text!r}: must be an integer in 0..65535") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"invalid port {text!r}: must be an integer in 0..65535")
-    return value
+def int_in(lo: int, hi: int, what: str):
+    """An argparse type: an integer in lo..hi, named ``what`` in the error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: must be an integer in {lo}..{hi}")
+        return value
+
+    return parse
+
+
+_port = int_in(0, 65535, "port")
 
 
 def _positive_number(text: str) -> float:

@@ -8,7 +8,10 @@ parses it unchanged. ``lifecycle_json`` and ``payout_state_json`` are PascalCase
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .challenge_state import Breach, ChallengeView, Payout
+from .instruments import Instrument
 from .money import AMOUNT_DECIMALS, format_fixed, format_trimmed
 
 
@@ -17,16 +20,16 @@ def usdt(raw: int) -> str:
     return format_fixed(raw, AMOUNT_DECIMALS)
 
 
-def breach_json(b: Breach | None, price_decimals: dict[str, int]) -> dict | None:
-    """The evidence of a failure; marks at each symbol's price precision (``price_decimals``)."""
+def breach_json(b: Breach | None, instruments: Mapping[str, Instrument]) -> dict | None:
+    """The evidence of a failure; marks at each symbol's price precision."""
     if b is None:
         return None
     return {"rule": b.rule, "time": b.time, "equity": usdt(b.equity), "balance": usdt(b.balance),
-            "floor": usdt(b.floor), "marks": {s: format_fixed(m, price_decimals.get(s, 0)) for s, m in b.marks},
+            "floor": usdt(b.floor), "marks": {s: format_fixed(m, instruments[s].price_precision) for s, m in b.marks},
             "detail": b.detail}
 
 
-def status_json(v: ChallengeView, price_decimals: dict[str, int]) -> dict:
+def status_json(v: ChallengeView, instruments: Mapping[str, Instrument]) -> dict:
     out = {
         # the official SDK's ChallengeStatus
         "challengeId": v.challenge_id, "stage": v.stage, "status": v.status,
@@ -47,26 +50,26 @@ def status_json(v: ChallengeView, price_decimals: dict[str, int]) -> dict:
         "paidTotal": usdt(v.paid_total), "payoutAvailable": usdt(v.payout_available),
         "warnings": [{"rule": r, "usedPct": lv} for r, lv in v.warnings],
         "evaluationPaused": v.evaluation_paused, "passMissing": list(v.pass_missing),
-        "breach": breach_json(v.breach, price_decimals), "previousAccountId": v.previous_account or None,
+        "breach": breach_json(v.breach, instruments), "previousAccountId": v.previous_account or None,
         "nextAccountId": v.next_account or None, "endedAt": v.ended_at or None,
         "breachRule": "equity <= floor",
     }
     return out
 
 
-def update_json(reason: str, view: ChallengeView, ts: int, price_decimals: dict[str, int],
+def update_json(reason: str, view: ChallengeView, ts: int, instruments: Mapping[str, Instrument],
                 new_warnings: tuple[tuple[str, int], ...] = ()) -> dict:
     out = {"e": "challengeUpdate", "E": ts, "T": ts, "reason": reason}
-    out.update(status_json(view, price_decimals))
+    out.update(status_json(view, instruments))
     out["newWarnings"] = [{"rule": r, "usedPct": lv} for r, lv in new_warnings]
     return out
 
 
-def lifecycle_json(view: ChallengeView, price_decimals: dict[str, int]) -> dict:
+def lifecycle_json(view: ChallengeView, instruments: Mapping[str, Instrument]) -> dict:
     return {"ChallengeID": view.challenge_id, "Stage": view.stage, "Status": view.status,
             "FailReason": view.fail_reason,
             # extensions
-            "AccountID": view.account_id, "Breach": breach_json(view.breach, price_decimals)}
+            "AccountID": view.account_id, "Breach": breach_json(view.breach, instruments)}
 
 
 def payout_state_json(p: Payout) -> dict:

@@ -14,6 +14,7 @@ from typing import Any, Callable
 from uuid import UUID
 
 from . import _signing as w
+from ._http import RequestBuilder
 from .models import (
     AccountInfo,
     BookTicker,
@@ -94,7 +95,19 @@ def _id(value: str | UUID) -> str:
 
 
 class Endpoints:
-    """The REST surface. Subclasses provide ``_call(method, path, *, signed, parse, params)``."""
+    """The REST surface. Subclasses provide ``_call(method, path, *, signed, parse, params)`` and the httpx client
+    class (``_http_class``, sync or async); the configuration is resolved once, here."""
+
+    _http_class: Any = None
+
+    def __init__(self, api_key: str | None = None, api_secret: str | None = None, base_url: str | None = None,
+                 timeout: float = 10.0, recv_window: int = 5000) -> None:
+        key, secret, url = resolve_config(api_key, api_secret, base_url)
+        self.api_key = key
+        self.base_url = url
+        self.recv_window = recv_window
+        self._req = RequestBuilder(key, secret, recv_window)
+        self._http = self._http_class(base_url=url, timeout=timeout, headers=self._req.headers())
 
     def _call(self, method: str, path: str, *, signed: bool = False, parse: Parse | None = None,
               params: dict[str, Any] | None = None) -> Any:  # pragma: no cover - provided by subclasses

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
-from ._endpoints import Endpoints, Parse, resolve_config
-from ._http import RequestBuilder, finish
+from ._endpoints import Endpoints, Parse
+from ._http import finish
 
 
 class AsyncClient(Endpoints):
@@ -17,14 +17,7 @@ class AsyncClient(Endpoints):
             acc = await c.account()
     """
 
-    def __init__(self, api_key: str | None = None, api_secret: str | None = None, base_url: str | None = None,
-                 timeout: float = 10.0, recv_window: int = 5000) -> None:
-        key, secret, url = resolve_config(api_key, api_secret, base_url)
-        self.api_key = key
-        self.base_url = url
-        self.recv_window = recv_window
-        self._req = RequestBuilder(key, secret, recv_window)
-        self._http = httpx.AsyncClient(base_url=url, timeout=timeout, headers=self._req.headers())
+    _http_class = httpx.AsyncClient
 
     async def _call(self, method: str, path: str, *, signed: bool = False, parse: Parse | None = None,
                     params: dict[str, Any] | None = None) -> Any:

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
-from ._endpoints import DEFAULT_BASE_URL, Endpoints, Parse, resolve_config
-from ._http import RequestBuilder, finish
+from ._endpoints import DEFAULT_BASE_URL, Endpoints, Parse
+from ._http import finish
 
 
 class Client(Endpoints):
@@ -25,14 +25,7 @@ class Client(Endpoints):
     raises ``TypeError``. Returned money fields are ``Decimal``.
     """
 
-    def __init__(self, api_key: str | None = None, api_secret: str | None = None, base_url: str | None = None,
-                 timeout: float = 10.0, recv_window: int = 5000) -> None:
-        key, secret, url = resolve_config(api_key, api_secret, base_url)
-        self.api_key = key
-        self.base_url = url
-        self.recv_window = recv_window
-        self._req = RequestBuilder(key, secret, recv_window)
-        self._http = httpx.Client(base_url=url, timeout=timeout, headers=self._req.headers())
+    _http_class = httpx.Client
 
     def _call(self, method: str, path: str, *, signed: bool = False, parse: Parse | None = None,
               params: dict[str, Any] | None = None) -> Any:

@@ -306,8 +306,7 @@ def encode_user_events(events: Iterable[Event], venue_like: VenueLike) -> list[t
 
 def challenge_update(ev: ChallengeUpdated, instruments: Mapping[str, Instrument]) -> dict:
     """``challengeUpdate``: envelope + every ChallengeStatus field as strings + ``reason`` (domain/challenge_wire)."""
-    decimals = {s: i.price_precision for s, i in instruments.items()}
-    return update_json(ev.reason.value, ev.view, ev.ts, decimals, ev.new_warnings)
+    return update_json(ev.reason.value, ev.view, ev.ts, instruments, ev.new_warnings)
 
 
 def payout_update(ev: PayoutUpdated) -> dict:

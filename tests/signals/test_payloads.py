@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 
 import orjson
 import pytest
@@ -14,21 +13,9 @@ from alfax.signals import payloads as PL
 from alfax.signals import phoenix_wire as P
 from alfax.signals import sse_wire as S
 
+from .records import Rec
 
-@dataclass(frozen=True)
-class Rec:
-    channel: str
-    seq: int
-    epoch: str
-    ts: int
-    payload: dict
-    publisher: str = ""
-    dedupe_key: str | None = None
-    raw: bytes = field(default=b"", repr=False, compare=False)
 
-    @property
-    def event_id(self) -> str:
-        return f"{self.epoch}:{self.seq}"
 
 
 # seed 003, Submit Signal example payload (Python True → JSON true)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import orjson
 import pytest
@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alfax.signals import sse_wire as S
+
+from .records import Rec
 
 
 def parse_stream(raw: bytes) -> tuple[list[tuple[str, str, str]], dict]:
@@ -52,20 +54,6 @@ def parse_stream(raw: bytes) -> tuple[list[tuple[str, str, str]], dict]:
     return events, state
 
 
-@dataclass(frozen=True)
-class Rec:
-    channel: str
-    seq: int
-    epoch: str
-    ts: int
-    payload: dict
-    publisher: str = ""
-    dedupe_key: str | None = None
-    raw: bytes = field(default=b"", repr=False, compare=False)
-
-    @property
-    def event_id(self) -> str:
-        return f"{self.epoch}:{self.seq}"
 
 
 # ------------------------------------------------------------------------------------------ exact frames
