@@ -20,12 +20,18 @@ def create_account(v: "Venue", cmd: C.CreateAccount) -> None:
     aid = cmd.account_id
     if aid < 0:
         raise VenueError(Err.INVALID_PARAMETER, param="accountId")
-    if aid == 0:
-        aid = max(v.accounts, default=0) + 1
-    elif aid in v.accounts:
+    if aid and aid in v.accounts:
         raise VenueError(Err.INVALID_PARAMETER, param="accountId")
-    v.accounts[aid] = Account(aid, alias=cmd.alias, update_time=v.now)
-    v.emit(AccountCreated, account_id=aid, alias=cmd.alias)
+    new_account(v, cmd.alias, aid)
+
+
+def new_account(v: "Venue", alias: str, account_id: int = 0) -> Account:
+    """Create (and announce) an account; ``account_id`` 0 = the next free id. Also how a passed challenge stage
+    mints the next stage's account."""
+    aid = account_id or max(v.accounts, default=0) + 1
+    acct = v.accounts[aid] = Account(aid, alias=alias, update_time=v.now)
+    v.emit(AccountCreated, account_id=aid, alias=alias)
+    return acct
 
 
 def transfer(v: "Venue", cmd: C.Transfer) -> None:

@@ -25,7 +25,7 @@ from ..domain.challenge_state import (Breach, ChallengeState, ChallengeStatus, C
                                       UpdateReason)
 from ..domain.enums import BalanceReason, ExecutionType, IncomeType, OrderType, Side, TimeInForce
 from ..domain.errors import Err, VenueError
-from ..domain.events import AccountCreated, ChallengeUpdated, PayoutUpdated
+from ..domain.events import ChallengeUpdated, PayoutUpdated
 from ..domain.money import AMOUNT_DECIMALS, format_trimmed
 from ..domain.orders import Evidence, Order
 from ..domain.products import FUNDED, Product, load_product
@@ -85,26 +85,17 @@ def _levels(st: ChallengeState, p: Product) -> list[tuple[str, int, int]]:
     return out
 
 
-def watch_level(v: "Venue", account_id: int) -> int | None:
-    """The highest equity at which this challenge needs an exact evaluation (next warning or a floor); None when
-    the account is not an active challenge or its evaluation is paused on a stale feed."""
+def watch(v: "Venue", account_id: int) -> tuple[int | None, int | None]:
+    """What the guard must watch for this challenge: (the highest equity at which it needs an exact evaluation —
+    next warning or a floor —, and for ``trailing_intraday`` the day's equity high, which a rise must not pass
+    unevaluated because the daily floor follows it). (None, None) when the account is not an active challenge
+    or its evaluation is paused on a stale feed."""
     st = v.challenges.get(account_id)
     if st is None or st.status is not ChallengeStatus.ACTIVE or paused(v, account_id):
-        return None
-    # trailing_intraday: the floor follows the day's high, watched separately (watch_high)
-    return max(eq for _, _, eq in _levels(st, rules(v, st)))
-
-
-def watch_high(v: "Venue", account_id: int) -> int | None:
-    """trailing_intraday only: the day's equity high, which a rise must not pass unevaluated (the daily floor
-    follows it). Without it the guard would watch only the levels below equity, and a rise inside a band would
-    leave day_high (and the floor) lower than an evaluation at every mark would."""
-    st = v.challenges.get(account_id)
-    if st is None or st.status is not ChallengeStatus.ACTIVE or paused(v, account_id):
-        return None
-    if rules(v, st).daily_mode is not R.DailyMode.TRAILING_INTRADAY:
-        return None
-    return st.day_high
+        return None, None
+    p = rules(v, st)
+    low = max(eq for _, _, eq in _levels(st, p))
+    return low, (st.day_high if p.daily_mode is R.DailyMode.TRAILING_INTRADAY else None)
 
 
 def paused(v: "Venue", account_id: int) -> bool:
@@ -113,7 +104,7 @@ def paused(v: "Venue", account_id: int) -> bool:
 
 
 # ====================================================================== pre-trade rules (risk stage)
-def _locked(st: ChallengeState) -> VenueError:
+def locked_error(st: ChallengeState) -> VenueError:
     if st.status is ChallengeStatus.FAILED:
         return VenueError(Err.CHALLENGE_FAILED, rule=st.fail_reason)
     if st.status is ChallengeStatus.PASSED:
@@ -127,7 +118,7 @@ def check_order(v: "Venue", cmd: C.PlaceOrder) -> None:
     if st is None:
         return
     if st.status is not ChallengeStatus.ACTIVE:
-        raise _locked(st)
+        raise locked_error(st)
     p = rules(v, st)
     if p.symbols_whitelist and cmd.symbol not in p.symbols_whitelist:
         raise VenueError(Err.CHALLENGE_SYMBOL, symbol=cmd.symbol, allowed=", ".join(p.symbols_whitelist))
@@ -147,7 +138,7 @@ def check_order(v: "Venue", cmd: C.PlaceOrder) -> None:
         return
     # notional cap: the symbol's exposure after this order at most E x cap, the account's at most E x maxLeverage
     price = cmd.price or risk.mark_for(v, cmd.symbol)
-    sym_now = _symbol_exposure(v, cmd.account_id, cmd.symbol)
+    sym_now = symbol_exposure(v, cmd.account_id, cmd.symbol)
     after = abs(sym_now + cmd.side.sign * inst.notional(price, cmd.quantity))
     if after <= abs(sym_now):
         return  # reduces exposure: always allowed
@@ -164,7 +155,7 @@ def check_order(v: "Venue", cmd: C.PlaceOrder) -> None:
     if after > limit:
         raise VenueError(Err.CHALLENGE_NOTIONAL, symbol=cmd.symbol, notional=_usdt(after), cap=cap,
                          limit=_usdt(limit))
-    total = after + sum(abs(_symbol_exposure(v, cmd.account_id, s)) for s in _held_symbols(v, cmd.account_id)
+    total = after + sum(abs(symbol_exposure(v, cmd.account_id, s)) for s in _held_symbols(v, cmd.account_id)
                         if s != cmd.symbol)
     limit = max(0, eq) * p.max_leverage
     if total > limit:
@@ -175,7 +166,7 @@ def check_order(v: "Venue", cmd: C.PlaceOrder) -> None:
 def check_amend(v: "Venue", account_id: int) -> None:
     st = v.challenges.get(account_id)
     if st is not None and st.status is not ChallengeStatus.ACTIVE:
-        raise _locked(st)
+        raise locked_error(st)
 
 
 def check_leverage(v: "Venue", account_id: int, symbol: str, leverage: int) -> None:
@@ -191,7 +182,7 @@ def _held_symbols(v: "Venue", account_id: int) -> set[str]:
     return {k[1] for k in v.acct_positions.get(account_id, ())}
 
 
-def _symbol_exposure(v: "Venue", account_id: int, symbol: str) -> int:
+def symbol_exposure(v: "Venue", account_id: int, symbol: str) -> int:
     """Signed notional of the account's positions in ``symbol`` at mark (long +, short −)."""
     inst = v.instruments[symbol]
     total = 0
@@ -293,7 +284,7 @@ def evaluate(v: "Venue", account_id: int, reason: UpdateReason | None = None, tr
     bal, eq = balance_equity(v, account_id)
     if not paused(v, account_id):
         if p.daily_mode is R.DailyMode.TRAILING_INTRADAY and eq > st.day_high:
-            # exact: the guard evaluates every mark at which equity could pass the day's high (watch_high)
+            # exact: the guard evaluates every mark at which equity could pass the day's high (watch)
             st.day_high = eq
         dfloor, tfloor, _, _ = floors(st, p)
         rule = R.breach(eq, dfloor, tfloor)
@@ -345,10 +336,10 @@ def _try_pass(v: "Venue", st: ChallengeState, p: Product, bal: int) -> bool:
     st.status = ChallengeStatus.PASSED
     st.ended_at = v.now
     nxt = p.next_stage(st.stage)
-    aid = max(v.accounts) + 1
-    acct = v.accounts[aid] = Account(aid, alias=f"challenge {st.challenge_id[:8]} {nxt}", update_time=v.now)
-    v.emit(AccountCreated, account_id=aid, alias=acct.alias)
-    st.next_account = aid
+    from .accounts import new_account  # accounts imports this module (leverage caps)
+
+    acct = new_account(v, f"challenge {st.challenge_id[:8]} {nxt}")
+    st.next_account = acct.account_id
     _emit(v, st, UpdateReason.PASS)
     _begin_stage(v, acct, st.challenge_id, p, nxt, previous=st.account_id)
     return True
@@ -430,7 +421,7 @@ def _roll_due(v: "Venue", now: int) -> None:
             fail(v, st, R.FailReason.INACTIVITY.value, eq, bal, 0, f"no trade for {p.inactivity_days} days")
             continue
         evaluate(v, aid, UpdateReason.ROLLOVER, try_pass=True)
-        v.guard_touch(aid)
+        v.guard.touched.add(aid)
 
 
 # ====================================================================== payouts (§B8, debit mode)
@@ -516,7 +507,7 @@ def fail_challenge(v: "Venue", cmd: C.FailChallenge) -> None:
     if st is None:
         raise VenueError(Err.NO_CHALLENGE)
     if st.status is not ChallengeStatus.ACTIVE:
-        raise _locked(st)
+        raise locked_error(st)
     try:
         rule = R.FailReason(cmd.rule).value
     except ValueError:

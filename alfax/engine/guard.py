@@ -121,11 +121,10 @@ def _slack(v: "Venue", account_id: int, keys) -> tuple[int, int, dict[str, int]]
         # the margin-call level (maint / balance > 80 %) comes before liquidation (maint >= balance)
         s = cross_wallet + cross_upnl - (-(-cross_maint * RATE_SCALE // MARGIN_CALL_RATIO))
         slack = s if slack is None or s < slack else slack
-    level = challenges.watch_level(v, account_id)
+    level, high = challenges.watch(v, account_id)
     if level is not None:
         s = v.accounts[account_id].wallet_balance + upnl - level
         slack = s if slack is None or s < slack else slack
-    high = challenges.watch_high(v, account_id)
     if high is not None:  # trailing_intraday: equity must not pass the day's high unevaluated
         s = high - (v.accounts[account_id].wallet_balance + upnl)
         slack = s if slack is None or s < slack else slack

@@ -81,7 +81,7 @@ def check(v: "Venue", cmd: C.PlaceOrder) -> CheckResult:
                            room_d - risk_q, room_t - risk_q, eq)
 
     if st.status is not ChallengeStatus.ACTIVE:
-        return result("block", CH._locked(st).msg, 0)
+        return result("block", CH.locked_error(st).msg, 0)
     if cmd.stop_price and not cmd.reduce_only and ((buy and cmd.stop_price >= fill_price)
                                                    or (not buy and cmd.stop_price <= fill_price)):
         return result("block", f"stopPrice must be {'below' if buy else 'above'} the estimated entry price for a "
@@ -93,7 +93,7 @@ def check(v: "Venue", cmd: C.PlaceOrder) -> CheckResult:
         return result("block", e.msg, 0)
     if CH.paused(v, aid) or m.stale:
         return result("block", f"reference feed for {cmd.symbol} is stale: orders are rejected until it recovers", 0)
-    exposure = CH._symbol_exposure(v, aid, cmd.symbol)
+    exposure = CH.symbol_exposure(v, aid, cmd.symbol)
     reducing = cmd.reduce_only or (exposure > 0 and not buy) or (exposure < 0 and buy)
     if reducing:
         return result("allow", "reduces exposure", cmd.quantity)

@@ -357,8 +357,6 @@ class Venue:
     def challenge_check(self, cmd: C.PlaceOrder) -> CheckResult:
         return precheck.check(self, cmd)
 
-    def guard_touch(self, account_id: int) -> None:
-        self.guard.touched.add(account_id)
 
 
 def _insert_in_id_order(d: dict, oid: int, order: Order) -> None:
