@@ -229,6 +229,10 @@ class Runtime:
             await asyncio.shield(fut)
         return events
 
+    async def settled(self) -> None:
+        """Every command executed so far is committed (what the history reader sees has caught up)."""
+        await asyncio.wrap_future(self.ledger.flush())
+
     def market_command(self, now: int, cmd: Command) -> None:
         """A reference-market command from the feed: read model, engine, then the market streams."""
         self.market.on_command(now, cmd)
@@ -344,6 +348,7 @@ class Runtime:
         return ApiContext(
             venue=self.venue,
             submit=self.submit,
+            settled=self.settled,
             history=self.reader,
             market=self.market,
             keys=self.keys,

@@ -128,6 +128,10 @@ class AuditLog(Protocol):
     def list(self, limit: int = 100, action: str = "", target: str = "") -> list[dict]: ...
 
 
+async def _nothing_pending() -> None:
+    return None
+
+
 @dataclass
 class ApiContext:
     venue: "Venue"  # read-only queries; never call handle() directly
@@ -136,6 +140,10 @@ class ApiContext:
     market: MarketDataReader
     keys: KeyStore
     clock: Clock
+    # resolves once every command executed so far is committed to the history store. The engine's in-memory
+    # state runs ahead of the writer thread (a tick can fill or trigger an order before its rows are committed),
+    # so a query that misses both the open book and history waits for this once and looks again.
+    settled: Callable[[], Awaitable[None]] = field(default=lambda: _nothing_pending())
     health: Callable[[], dict] = field(default=lambda: {"status": "ok"})
     state: Callable[[], dict] = field(default=lambda: {})
     # Edge tuning (rate limits etc.); see alfax.api.ratelimit.RateLimitConfig. None = Binance defaults.

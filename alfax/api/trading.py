@@ -346,6 +346,9 @@ async def get_order(r: Req):
     inst = r.instrument()
     oid, cid = _order_ids(r.p)
     o = _find_order(r, acc, inst.symbol, oid, cid)
+    if o is None:  # it may have just left the book on a tick whose rows are not committed yet
+        await r.ctx.settled()
+        o = _find_order(r, acc, inst.symbol, oid, cid)
     if o is not None:
         return _render_order(r, acc, o, inst)
     a = _find_closed_legacy_algo(r, acc, inst.symbol, oid, cid)
@@ -514,6 +517,9 @@ async def get_algo_order(r: Req):
     acc = r.require_account()
     aid, cid = _algo_ids(r.p)
     a = _find_open_algo(r, acc, aid, cid) or r.ctx.history.get_algo(acc, aid, "" if aid else cid)
+    if a is None:  # it may have just triggered on a tick whose rows are not committed yet
+        await r.ctx.settled()
+        a = _find_open_algo(r, acc, aid, cid) or r.ctx.history.get_algo(acc, aid, "" if aid else cid)
     if a is None:
         raise VenueError(Err.NO_SUCH_ORDER)
     return codec.algo_json(a, r.inst_of(a.symbol))

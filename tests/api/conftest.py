@@ -50,7 +50,7 @@ class Harness:
 
         products = load_products(json.loads((DATA.parent / "products.json").read_text()), set(self.venue.instruments))
         ctx = ApiContext(
-            venue=self.venue, submit=self.submit, history=self.reader, market=self.market, keys=self.keys,
+            venue=self.venue, submit=self.submit, settled=self.settled, history=self.reader, market=self.market, keys=self.keys,
             clock=self.clock, health=lambda: {"status": "ok", "seq": self.venue.seq},
             state=lambda: {"stateHash": self.venue.state_hash(), "journalSeq": self.ledger.last_committed_seq},
             products=products, purchases=SqlitePurchaseStore(str(db)), audit=SqliteAuditLog(str(db)),
@@ -70,6 +70,18 @@ class Harness:
             self.ledger.append_market(self.clock.now_ms(), cmd)
         else:
             await asyncio.wrap_future(self.ledger.append(self.clock.now_ms(), cmd, events))
+        return events
+
+    async def settled(self):
+        await asyncio.wrap_future(self.ledger.flush())
+
+    def execute_uncommitted(self, cmd):
+        """Like the live runtime's feed path: the engine moves now, the journal commits whenever the writer
+        gets to it (the caller does not wait)."""
+        if cmd.is_market_data:
+            self.market.on_command(self.clock.now_ms(), cmd)
+        events = self.venue.handle(cmd)
+        self.ledger.append(self.clock.now_ms(), cmd, events)
         return events
 
     async def feed_book(self, symbol="BTCUSDT", bid="50000.00", ask="50000.10", qty="5.000", update_id=1):

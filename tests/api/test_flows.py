@@ -287,6 +287,45 @@ def test_legacy_conditional_orders_on_order_endpoint(run):
     run(fn)
 
 
+def test_query_right_after_a_tick_waits_for_the_writer(run):
+    """The engine runs ahead of the history writer: a stop that a tick has just triggered is gone from the open
+    book before its rows are committed. A query in that gap must wait for the commit, not answer -2013."""
+    import threading
+
+    from alfax.domain.commands import TradePrint
+
+    async def fn(h, key, acc):
+        await h.signed("POST", "/fapi/v1/order", {"symbol": BTC, "side": "BUY", "type": "MARKET",
+                                                  "quantity": "0.010"}, key=key, where="body")
+        r = await h.signed("POST", "/fapi/v1/algoOrder", {"symbol": BTC, "side": "SELL", "type": "STOP_MARKET",
+                                                          "quantity": "0.010", "triggerPrice": "49000",
+                                                          "reduceOnly": "true", "algoType": "CONDITIONAL",
+                                                          "workingType": "CONTRACT_PRICE"}, key=key, where="body")
+        aid = r.json()["algoId"]
+        await h.feed_book(bid="48000.00", ask="48000.10", update_id=2)
+        gate = threading.Event()
+        commit = h.ledger._commit
+        h.ledger._commit = lambda conn, batch: (gate.wait(10), commit(conn, batch))[1]  # a slow disk
+        try:
+            events = h.execute_uncommitted(TradePrint(BTC, 4800000, 1, True, 1))
+            assert any(getattr(getattr(e, "algo", None), "algo_id", 0) == aid for e in events)
+            assert h.venue.open_algo_orders(acc) == []
+            query = asyncio.ensure_future(h.signed("GET", "/fapi/v1/algoOrder", {"algoId": aid}, key=key))
+            await asyncio.sleep(0.2)
+            assert not query.done(), (await query).text  # it waits for the commit instead of answering -2013
+            gate.set()
+            g = (await query).json()
+        finally:
+            gate.set()
+            h.ledger._commit = commit
+        assert g["algoId"] == aid and g["algoStatus"] in ("TRIGGERED", "FINISHED"), g
+        o = (await h.signed("GET", "/fapi/v1/order", {"symbol": BTC, "orderId": int(g["actualOrderId"])},
+                            key=key)).json()
+        assert o["side"] == "SELL" and o["status"] == "FILLED", o
+
+    run(fn)
+
+
 def test_algo_order_api_and_trigger(run):
     async def fn(h, key, acc):
         await h.signed("POST", "/fapi/v1/order", {"symbol": BTC, "side": "BUY", "type": "MARKET",
