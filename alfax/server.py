@@ -86,6 +86,11 @@ class ServeConfig:
     # venue time runs this many times faster than wall time (rehearsals: rollovers, trading days and funding in
     # seconds). Signed-request timestamps are still checked against wall time; market-data stamps keep feed time.
     clock_speed: float = 1.0
+    # signals (issue 5): the base URL users paste into TradingView (TradingView only posts to ports 80/443, so
+    # usually a reverse proxy or tunnel in front of us; default: the bind address), and the proxies whose
+    # X-Forwarded-For is trusted for the webhook's source-address allow-list
+    public_url: str = ""
+    trusted_proxies: tuple[str, ...] = ()
 
     def ws_limits(self) -> Limits:
         return Limits(max_streams=self.ws_max_streams, max_incoming_per_s=self.ws_max_incoming_per_s,
@@ -425,6 +430,7 @@ async def _serve(config: ServeConfig) -> None:
     from alfax.streams.uvicorn_ws import protocol_class
 
     from alfax.cli.banner import render_banner
+    from alfax.server_automation import alert_view, build_automation
 
     rt = Runtime(config)
     rt.on_loop = True
@@ -442,27 +448,46 @@ async def _serve(config: ServeConfig) -> None:
     demo = await rt.ensure_demo_account()
     await rt.resume_purchases()
     base_url = f"http://{config.host}:{config.port}"
+    public_url = (config.public_url or base_url).rstrip("/")
+    auto = build_automation(rt, hub, trusted_proxies=frozenset(config.trusted_proxies))
     if config.print_banner:
         if demo:
-            print(render_banner(base_url, demo[0], demo[1], _demo_challenge_line(rt)), flush=True)
+            webhook = auto.webhooks.ensure(1, _wall_ms()).to_dict(public_url)["url"]
+            print(render_banner(base_url, demo[0], demo[1], _demo_challenge_line(rt), webhook_url=webhook), flush=True)
         else:
             print(f"alfax serving on {base_url}\n(demo credentials were printed at first start)", flush=True)
-    app = create_app(rt.api_context(), routes=[WebSocketRoute("/{path:path}", StreamsApp(hub, config.ws_limits()))])
+    ctx = rt.api_context()
+    ctx.webhooks, ctx.alerts, ctx.subscriptions = auto.webhooks, auto.alerts, auto.subscriptions
+    ctx.notifications, ctx.hub_users, ctx.public_url = auto.notifications, auto.hub_users, public_url
+    ctx.alert_view, ctx.signal_head = alert_view, auto.hub.head
+    app = create_app(ctx, routes=[*auto.routes, WebSocketRoute("/{path:path}", StreamsApp(hub, config.ws_limits()))])
     hub.listen_keys = app.state.listen_keys
-    server = uvicorn.Server(
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets=None) -> None:
+            # SSE streams never end by themselves: close the listeners (reconnects go nowhere), then end every
+            # hub stream and Phoenix socket, or uvicorn would wait for them for ever
+            for listener in self.servers:
+                listener.close()
+            auto.hub.disconnect_all()
+            await super().shutdown(sockets)
+
+    server = Server(
         uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", lifespan="off",
                        access_log=False, ws=protocol_class(config.ws_send_buffer_bytes), ws_ping_interval=config.ws_ping_interval_s,
                        ws_ping_timeout=config.ws_ping_timeout_s,
                        # one deflate context per connection would compress every frame once per client
-                       ws_per_message_deflate=False)
+                       ws_per_message_deflate=False,
+                       timeout_graceful_shutdown=5)  # backstop: a stream the hub does not own still ends
     )
     tasks = [asyncio.create_task(rt.feed_loop()), asyncio.create_task(rt.tick_loop()),
              asyncio.create_task(hub.run())]
+    await auto.start()
     try:
         await server.serve()
     finally:
         for t in tasks:
             t.cancel()
+        await auto.stop()
         if hasattr(rt.feed, "stop"):
             await rt.feed.stop()
         rt.close()

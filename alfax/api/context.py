@@ -154,3 +154,14 @@ class ApiContext:
     purchases: Any = None  # PurchaseStore
     audit: Any = None  # AuditLog
     payment_providers: dict = field(default_factory=dict)
+    # automation (issue 5): webhook settings (alfax.ledger.webhooks.SqliteWebhooks), the alert log
+    # (SqliteAlertLog), signal subscriptions (SqliteSubscriptions), notifications (SqliteNotifications), and the
+    # base URL users see (webhook URLs are shown in full)
+    webhooks: Any = None
+    alerts: Any = None
+    subscriptions: Any = None
+    notifications: Any = None
+    hub_users: Any = None  # signal-hub logins (alfax.ledger.hub_users.SqliteHubUsers)
+    public_url: str = ""
+    alert_view: Callable[[Any], dict] | None = None  # stored alert row -> its receipt (alfax.alerts.receipts)
+    signal_head: Callable[[str], Awaitable[tuple[str, int]]] | None = None  # channel -> (epoch, last seq)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Union
 
-from . import account, admin, admin_challenges, challenge, listenkeys, market, trading
+from . import account, admin, admin_challenges, automation, challenge, listenkeys, market, trading
 from .auth import Security
 from .request import Req, Yaml
 
@@ -222,6 +222,35 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "Reject a payout"),
     Endpoint("GET", "/alfax/admin/audit", 1, OPERATOR, False, admin_challenges.audit_log,
              "Operator audit log"),
+    # ---------------------------------------------------------------- automation (issue 5): webhook, alerts, signals
+    Endpoint("GET", "/alfax/v1/webhook", 1, USER_DATA, False, automation.get_webhook,
+             "This account's TradingView webhook URL and settings"),
+    Endpoint("POST", "/alfax/v1/webhook", 1, TRADE, False, automation.set_webhook,
+             "Set the webhook's body secret, source-address allow-list, enabled"),
+    Endpoint("POST", "/alfax/v1/webhook/rotate", 1, TRADE, False, automation.rotate_webhook,
+             "New webhook token (the old URL stops working at once)"),
+    Endpoint("GET", "/alfax/v1/alerts", 5, USER_DATA, False, automation.list_alerts,
+             "Alert log: every alert received, accepted or rejected, with its receipt"),
+    Endpoint("GET", "/alfax/v1/alert", 1, USER_DATA, False, automation.get_alert, "One alert and its receipt"),
+    Endpoint("GET", "/alfax/v1/subscriptions", 1, USER_DATA, False, automation.list_subscriptions,
+             "Signal channels bound to this account"),
+    Endpoint("POST", "/alfax/v1/subscriptions", 1, TRADE, False, automation.add_subscription,
+             "Bind a signal channel to this account with a sizing rule"),
+    Endpoint("DELETE", "/alfax/v1/subscriptions", 1, TRADE, False, automation.remove_subscription,
+             "Unbind a signal channel"),
+    Endpoint("GET", "/alfax/v1/notifications", 1, USER_DATA, False, automation.list_notifications,
+             "Notifications (Areix shape, en/zh): signals received, alerts executed or rejected"),
+    Endpoint("GET", "/alfax/admin/webhook", 1, OPERATOR, False, automation.get_webhook,
+             "An account's TradingView webhook"),
+    Endpoint("POST", "/alfax/admin/webhook", 1, OPERATOR, False, automation.set_webhook,
+             "Set an account's webhook secret / allow-list / enabled"),
+    Endpoint("POST", "/alfax/admin/webhook/rotate", 1, OPERATOR, False, automation.rotate_webhook,
+             "Rotate an account's webhook token"),
+    Endpoint("GET", "/alfax/admin/alerts", 1, OPERATOR, False, automation.list_alerts, "An account's alert log"),
+    Endpoint("GET", "/alfax/admin/alert", 1, OPERATOR, False, automation.get_alert, "One alert of an account"),
+    Endpoint("POST", "/alfax/admin/hub-users", 1, OPERATOR, False, automation.add_hub_user,
+             "Create a signal-hub login for an account"),
+    Endpoint("GET", "/alfax/admin/hub-users", 1, OPERATOR, False, automation.list_hub_users, "List signal-hub logins"),
     # ---------------------------------------------------------------- alfax meta
     Endpoint("GET", "/health", 0, NONE, False, _health, "Liveness, feed ages, ledger lag", exempt=True),
     Endpoint("GET", "/alfax-v1.yaml", 0, NONE, False, _openapi, "This OpenAPI 3.1 document", exempt=True),

@@ -101,6 +101,19 @@ PARAMS: dict[tuple[str, str], str] = {
     ("POST", "/alfax/admin/payouts/approve"): "id! txRef",
     ("POST", "/alfax/admin/payouts/reject"): "id! reason!",
     ("GET", "/alfax/admin/audit"): "limit action target",
+    # automation (issue 5)
+    ("POST", "/alfax/v1/webhook"): "secret ipAllowlist enabled",
+    ("GET", "/alfax/v1/alerts"): "limit fromId",
+    ("GET", "/alfax/v1/alert"): "alertId!",
+    ("POST", "/alfax/v1/subscriptions"): "channel! mode! value! maxNotional leverage",
+    ("DELETE", "/alfax/v1/subscriptions"): "subId!",
+    ("GET", "/alfax/v1/notifications"): "startTime endTime limit",
+    ("GET", "/alfax/admin/webhook"): "accountId!",
+    ("POST", "/alfax/admin/webhook"): "accountId! secret ipAllowlist enabled",
+    ("POST", "/alfax/admin/webhook/rotate"): "accountId!",
+    ("GET", "/alfax/admin/alerts"): "accountId! limit fromId",
+    ("GET", "/alfax/admin/alert"): "accountId! alertId!",
+    ("POST", "/alfax/admin/hub-users"): "accountId! email! password!",
 }
 
 

@@ -68,8 +68,9 @@ def _indent(text: str, n: int = 4) -> str:
     return "\n".join(pad + line if line else line for line in text.splitlines())
 
 
-def render_banner(base_url: str, api_key: str, secret: str, challenge: str = "") -> str:
-    """``challenge``: one line describing the demo account's challenge (empty for a plain demo account)."""
+def render_banner(base_url: str, api_key: str, secret: str, challenge: str = "", webhook_url: str = "") -> str:
+    """``challenge``: one line describing the demo account's challenge (empty for a plain demo account);
+    ``webhook_url``: the demo account's TradingView webhook."""
     b = _base(base_url)
     host_port = b.split("://", 1)[-1]
     urls = ccxt_urls(b)
@@ -114,6 +115,11 @@ def render_banner(base_url: str, api_key: str, secret: str, challenge: str = "")
         *([f"  Challenge:  {challenge}",
            f"  Rules, floors and room: {b}/fapi/v1/challenge (signed); pre-trade check: POST /fapi/v1/challenge/check"]
           if challenge else []),
+        *([f"  TradingView webhook: {webhook_url}",
+           "    alert message, e.g.: {{strategy.order.action}} {{strategy.order.contracts}} {{ticker}} "
+           "{{strategy.order.alert_message}}",
+           "    or by hand: buy 0.001 BTCUSDT MARKET id=manual_test   (alert log: `alfax alerts list --account 1`)"]
+          if webhook_url else []),
         "",
         "Binance USDT-M REST is served at the paths clients expect (/fapi/v1, /fapi/v2, /fapi/v3, /futures/data).",
         f"Health: {b}/health    Operator credentials: <db>.operator.json (used by `alfax accounts|keys`)",

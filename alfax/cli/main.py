@@ -288,6 +288,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         extra["products_path"] = args.products
     if args.demo_product is not None:
         extra["demo_product"] = args.demo_product
+    if args.public_url is not None:
+        extra["public_url"] = args.public_url
+    if args.trusted_proxy:
+        extra["trusted_proxies"] = tuple(args.trusted_proxy)
     config = ServeConfig(
         host=host, port=port, db_path=db, feed=feed, speed=speed, instruments_path=instruments, **extra
     )
@@ -432,6 +436,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--products", default=None, metavar="PATH", help="challenge products JSON (default: bundled)")
     p.add_argument("--demo-product", default=None, metavar="ID",
                    help="product of the demo account's challenge at first start (default 10k-2step; '' = plain)")
+    p.add_argument("--public-url", type=_url, default=None, metavar="URL",
+                   help="base URL users paste into TradingView (TradingView only posts to ports 80/443: your reverse "
+                        "proxy or tunnel); shown in webhook URLs (default: the bind address)")
+    p.add_argument("--trusted-proxy", action="append", default=[], metavar="IP",
+                   help="a reverse proxy whose X-Forwarded-For gives the webhook's source address (repeatable)")
     p.add_argument("--config", default=None, metavar="PATH", help="JSON/TOML file with serve options; flags override it")
     p.set_defaults(func=cmd_serve, _parser=p)
 
@@ -477,6 +486,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .challenges import add_commands  # products, challenges, payouts, audit (alfax/cli/challenges.py)
 
     add_commands(sub, operator_opts)
+    from .automation import add_commands as add_automation  # webhook, alerts, hub-users (alfax/cli/automation.py)
+
+    add_automation(sub, operator_opts)
 
     sp = sub.add_parser("replay-check", help="replay the journal offline and print the resulting state hash")
     sp.add_argument("--db", required=True, help="database to replay")

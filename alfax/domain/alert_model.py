@@ -18,6 +18,8 @@ from .alert_catalogue import AlertCode, AlertError, AlertWarning, auth_error
 from .alert_lexing import redact
 from .enums import MarginType, OrderType, PositionSide, Side, StrEnum, TimeInForce, WorkingType
 
+# TradingView's published webhook source addresses (signals.md §1.1), for the optional allow-list
+TRADINGVIEW_WEBHOOK_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
 DEFAULT_DEDUP_WINDOW_MS = 10_000  # §1.6: a content-only key dedupes within a short window
 
 

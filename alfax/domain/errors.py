@@ -118,6 +118,7 @@ class Err(Enum):
     GTD_TIME_INVALID = (-5040, 400, "goodTillDate timestamp must be greater than current time plus 600 seconds and smaller than 253402300799000")
     STALE_FEED = (-1008, 503, "Request throttled by system-level protection. Reduce-only/close-position orders are exempt. Please try again.")
     NOT_FOUND = (-1000, 404, "Not found.")
+    SIGNAL_CHANNEL_OWNED = (-1002, 403, "You are not authorized to execute this request: this signal channel belongs to another account.")
 
     @property
     def code(self) -> int:

@@ -11,6 +11,7 @@ Retention keeps the newest ``retain_per_channel`` records of each channel (prune
 ``prune_every`` appends of that channel, so the log may briefly hold up to ``prune_every - 1`` extra records).
 :meth:`cursor_status` tells the SSE / Phoenix layers whether a client's cursor can be served by replay ("ok"), must
 get an explicit reset event ("reset": other epoch, or records it missed are gone) or is ahead of the log ("ahead").
+:meth:`claim_channel` records which account publishes to a channel (the first one to publish owns it for good).
 
 Not venue state (not journaled, not hashed): like the API keys, this store owns one connection to the shared
 database file (WAL) guarded by a lock. Payloads are JSON objects encoded with orjson (``Decimal`` → string:
@@ -52,6 +53,11 @@ CREATE TABLE IF NOT EXISTS signal_log (
     PRIMARY KEY (channel, seq)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS signal_log_dedupe ON signal_log (channel, dedupe_key) WHERE dedupe_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS signal_channel_owners (
+    channel       TEXT PRIMARY KEY,
+    owner_account INTEGER NOT NULL,
+    claimed_ms    INTEGER NOT NULL
+);
 """
 
 _COLS = "channel, seq, epoch, ts, publisher, dedupe_key, payload"
@@ -222,6 +228,27 @@ class SqliteSignalLog:
             return epoch, last
 
         return self._write(tx)
+
+    def claim_channel(self, channel: str, owner_account: int, now_ms: int = 0) -> int:
+        """Make ``owner_account`` the publisher who owns ``channel`` unless someone already does; returns the
+        owner (the first claimant wins, for ever: a channel's subscribers must be able to trust who writes to it)."""
+        if not isinstance(channel, str) or not channel:
+            raise ValueError("channel must be a non-empty string")
+
+        def tx() -> int:
+            self._conn.execute("INSERT OR IGNORE INTO signal_channel_owners (channel, owner_account, claimed_ms) "
+                               "VALUES (?, ?, ?)", (channel, int(owner_account), int(now_ms)))
+            return self._conn.execute("SELECT owner_account FROM signal_channel_owners WHERE channel = ?",
+                                      (channel,)).fetchone()[0]
+
+        return self._write(tx)
+
+    def channel_owner(self, channel: str) -> int | None:
+        """The account that owns ``channel`` (its first publisher), or None while nobody has claimed it."""
+        with self._lock:
+            row = self._conn.execute("SELECT owner_account FROM signal_channel_owners WHERE channel = ?",
+                                     (channel,)).fetchone()
+        return None if row is None else row[0]
 
     # ------------------------------------------------------------------ reads
 

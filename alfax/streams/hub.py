@@ -236,6 +236,16 @@ class StreamHub:
         if any(type(ev) is Liquidated for ev in events):
             self._force_orders(events)  # kept for the next 1 s snapshot; publish() skips it if nobody listens
 
+    def push_user(self, account_id: int, payload: dict) -> None:
+        """A user-data event that does not come from the engine (``alertUpdate``: the receipt of a TradingView
+        alert) to every user-data session of ``account_id``."""
+        subs = self.accounts.get(account_id)
+        if not subs:
+            return
+        raw = orjson.dumps(payload)
+        for s in list(subs):
+            self._fan_out((s,), s.listen_key or "", raw)
+
     def _follow_challenges(self, events: list[Event], moved: dict[int, int]) -> list[Event]:
         """A passed stage: the user-data sessions of its account follow the challenge to the next stage's account
         (like its API key), so a bot's stream keeps working. Returns the batch's events for known accounts."""

@@ -56,6 +56,14 @@ class Harness:
             products=products, purchases=SqlitePurchaseStore(str(db)), audit=SqliteAuditLog(str(db)),
             payment_providers=default_providers("webhook-test-secret"),
         )
+        from alfax.ledger import SqliteAlertLog
+        from alfax.ledger.hub_users import SqliteHubUsers
+        from alfax.ledger.notifications import SqliteNotifications
+        from alfax.ledger.subscriptions import SqliteSubscriptions
+        from alfax.ledger.webhooks import SqliteWebhooks
+
+        ctx.webhooks, ctx.alerts, ctx.subscriptions = SqliteWebhooks(db), SqliteAlertLog(db), SqliteSubscriptions(db)
+        ctx.notifications, ctx.hub_users, ctx.public_url = SqliteNotifications(db), SqliteHubUsers(db), "http://alfax"
         kw = {}
         if time_fn is not None:
             kw["time_fn"] = time_fn
