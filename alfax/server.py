@@ -462,6 +462,7 @@ async def _serve(config: ServeConfig) -> None:
     ctx.alert_view, ctx.signal_head = alert_view, auto.hub.head
     app = create_app(ctx, routes=[*auto.routes, WebSocketRoute("/{path:path}", StreamsApp(hub, config.ws_limits()))])
     hub.listen_keys = app.state.listen_keys
+    asgi = auto.wrap(app)  # the TradingView webhook in front of the edge (alfax.alerts.webhook)
     class Server(uvicorn.Server):
         async def shutdown(self, sockets=None) -> None:
             # SSE streams never end by themselves: close the listeners (reconnects go nowhere), then end every
@@ -472,7 +473,7 @@ async def _serve(config: ServeConfig) -> None:
             await super().shutdown(sockets)
 
     server = Server(
-        uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", lifespan="off",
+        uvicorn.Config(asgi, host=config.host, port=config.port, log_level="warning", lifespan="off",
                        access_log=False, ws=protocol_class(config.ws_send_buffer_bytes), ws_ping_interval=config.ws_ping_interval_s,
                        ws_ping_timeout=config.ws_ping_timeout_s,
                        # one deflate context per connection would compress every frame once per client

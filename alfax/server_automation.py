@@ -25,7 +25,7 @@ from alfax.alerts.follow import Follower
 from alfax.alerts.intake import AlertIntake
 from alfax.alerts.notices import alert_notice, signal_notice
 from alfax.alerts.receipts import alert_update_event, receipt_of
-from alfax.alerts.webhook import webhook_routes
+from alfax.alerts.webhook import TradingViewWebhook
 from alfax.ledger.alert_log import SqliteAlertLog
 from alfax.ledger.hub_users import SqliteHubUsers
 from alfax.ledger.notifications import SqliteNotifications
@@ -76,6 +76,7 @@ class Automation:
     executor: AlertExecutor
     follower: Follower
     routes: list = field(default_factory=list)
+    wrap: Any = None  # app -> app with POST /tv/<token> in front (see alfax.alerts.webhook)
 
     async def start(self) -> None:
         """After a restart: finish alerts received but not executed, then signals missed by followers."""
@@ -133,6 +134,7 @@ def build_automation(rt: Any, stream_hub: Any, *, trusted_proxies: frozenset[str
     executor = AlertExecutor(rt.venue, rt.submit, alerts, now_ms=now_ms, order_exists=order_exists,
                              on_receipt=on_receipt)
     intake = AlertIntake(alerts, executor, symbols=set(rt.instruments), now_ms=now_ms, on_receipt=on_receipt)
+    executor.gate = intake.wait_idle
     follower = Follower(intake, subscriptions, read_after=signal_log.read_after, now_ms=now_ms, equity=equity)
 
     def notify_followers(published: Any) -> None:
@@ -145,13 +147,15 @@ def build_automation(rt: Any, stream_hub: Any, *, trusted_proxies: frozenset[str
     hub.listeners.append(notify_followers)
     access = KeyAccess(rt.keys, tokens)
     routes = [
-        *webhook_routes(webhooks, intake, trusted_proxies=trusted_proxies, account_of=rt.venue.stage_account),
         *publish_routes(hub, access, now_ms=now_ms),
         *sse_routes(hub, access),
         *phoenix_routes(hub, hub_users, tokens),
     ]
-    return Automation(webhooks, alerts, notifications, subscriptions, hub_users, signal_log, hub, tokens, intake,
+    auto = Automation(webhooks, alerts, notifications, subscriptions, hub_users, signal_log, hub, tokens, intake,
                       executor, follower, routes)
+    auto.wrap = lambda app: TradingViewWebhook(app, webhooks, intake, trusted_proxies=trusted_proxies,
+                                               account_of=rt.venue.stage_account)
+    return auto
 
 
 def alert_view(row: Any) -> dict:

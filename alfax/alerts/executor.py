@@ -85,6 +85,8 @@ class AlertExecutor:
         self._queues: dict[int, deque[tuple[int, ParsedAlert | None, Any]]] = {}
         self._workers: dict[int, asyncio.Task] = {}
         self._known: set[int] = set()  # alert ids queued or running: resume() never runs one twice
+        # awaited before each alert runs (the intake's wait_idle: 202s before execution); None = run at once
+        self.gate: Callable[[], Awaitable[Any]] | None = None
 
     # ------------------------------------------------------------------ scheduling
 
@@ -138,6 +140,8 @@ class AlertExecutor:
             while q:
                 alert_id, parsed, row = q.popleft()
                 try:
+                    if self.gate is not None:
+                        await self.gate()
                     await self._execute(alert_id, account_id, parsed, row)
                 except asyncio.CancelledError:
                     raise

@@ -16,6 +16,7 @@ never lock a trader out of closing.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections import deque
@@ -101,6 +102,19 @@ class AlertIntake:
         self.on_receipt = on_receipt
         self.dedup_window_ms = dedup_window_ms
         self._entries: dict[int, deque[int]] = {}  # account -> ms of the entry alerts let through in the last second
+        # acks before execution: the executor waits (briefly) while alerts are being received, so a burst of
+        # alerts gets its 202s first (TradingView gives up after 3 s) and executes right after
+        self._receiving = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def wait_idle(self, max_wait_s: float = 0.25) -> None:
+        """Return when no alert is being received, or after ``max_wait_s`` (execution never starves)."""
+        if self._receiving:
+            try:
+                await asyncio.wait_for(self._idle.wait(), max_wait_s)
+            except asyncio.TimeoutError:
+                pass
 
     # ------------------------------------------------------------------ entry points
 
@@ -108,14 +122,21 @@ class AlertIntake:
                      secret: str | None = None) -> Receipt:
         """Parse → body secret (``secret``: the account's, None = none configured) → entry rate → persist + claim
         keys → 202 and hand to the executor, or the error answer. Never raises."""
-        now = self.now_ms()
-        parsed = self._parse(body, now)
-        refusal: AlertError | None = None
-        if parsed.ok:
-            refusal = check_secret(parsed, secret)
-            if refusal is None and self._over_entry_rate(account_id, parsed, now):
-                refusal = rate_error(f"{self.entry_rate_per_s}/s")
-        return await self._persist(account_id, parsed, [refusal] if refusal else [], token_id, source_ip)
+        self._receiving += 1
+        self._idle.clear()
+        try:
+            now = self.now_ms()
+            parsed = self._parse(body, now)
+            refusal: AlertError | None = None
+            if parsed.ok:
+                refusal = check_secret(parsed, secret)
+                if refusal is None and self._over_entry_rate(account_id, parsed, now):
+                    refusal = rate_error(f"{self.entry_rate_per_s}/s")
+            return await self._persist(account_id, parsed, [refusal] if refusal else [], token_id, source_ip)
+        finally:
+            self._receiving -= 1
+            if not self._receiving:
+                self._idle.set()
 
     async def refuse_source(self, account_id: int, body: bytes | str, *, token_id: str, source_ip: str) -> Receipt:
         """A post from an address outside the account's allow-list: logged as a rejected alert (E019), so the owner

@@ -164,7 +164,8 @@ class SqliteHubUsers:
     def list(self) -> list[dict]:
         """Every user (never the password hash), ordered by email."""
         with self._lock:
-            rows = self._conn.execute(f"SELECT email, account_id, created_ms FROM {TABLE} ORDER BY email_key").fetchall()
+            rows = self._conn.execute(
+                f"SELECT email, account_id, created_ms FROM {TABLE} ORDER BY email_key").fetchall()
         return [{"email": r[0], "accountId": int(r[1]), "createdMs": int(r[2])} for r in rows]
 
 

@@ -74,6 +74,9 @@ class SqliteWebhooks:
         self.path = os.fspath(path)
         self._conn = connect(self.path, check_same_thread=False)
         self._lock = threading.Lock()
+        # token -> Webhook: every alert looks its token up, settings change rarely (and only through this object,
+        # which drops the cache on each write)
+        self._by_token: dict[str, Webhook | None] = {}
         with self._lock:
             self._conn.executescript(_DDL)
 
@@ -82,7 +85,11 @@ class SqliteWebhooks:
             self._conn.close()
 
     def _write(self, fn):
-        return write_immediate(self._conn, self._lock, fn)
+        self._by_token.clear()
+        try:
+            return write_immediate(self._conn, self._lock, fn)
+        finally:
+            self._by_token.clear()
 
     def _get_locked(self, account_id: int) -> Webhook | None:
         r = self._conn.execute(f"SELECT {_COLS} FROM tv_webhooks WHERE account_id = ?", (account_id,)).fetchone()
@@ -108,9 +115,16 @@ class SqliteWebhooks:
         """The webhook owning ``token`` (None: unknown or rotated away)."""
         if not token or len(token) > 128:
             return None
+        try:
+            return self._by_token[token]
+        except KeyError:
+            pass
         with self._lock:
             r = self._conn.execute(f"SELECT {_COLS} FROM tv_webhooks WHERE token = ?", (token,)).fetchone()
-        return None if r is None else _row(r)
+        hook = None if r is None else _row(r)
+        if hook is not None and len(self._by_token) < 100_000:  # unknown tokens are not cached (probing)
+            self._by_token[token] = hook
+        return hook
 
     def rotate(self, account_id: int, now_ms: int) -> Webhook:
         """A new token; the old URL stops working at once."""

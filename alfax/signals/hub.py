@@ -38,6 +38,8 @@ class SignalLog(Protocol):
     def append_once(self, channel: str, payload: dict, now_ms: int, publisher: str = "", *,
                     dedupe_key: str | None = None) -> tuple[Any, bool]: ...
 
+    def head(self, channel: str) -> tuple[str, int]: ...
+
     def ensure_channel(self, channel: str, now_ms: int = 0) -> tuple[str, int]: ...
 
     def read_after(self, channel: str, after_seq: int, limit: int = 1000) -> list[Any]: ...
@@ -114,9 +116,12 @@ class Subscriber:
     async def get(self, timeout: float | None = None) -> list[Published]:
         """Wait up to ``timeout`` seconds for new records; [] on timeout. Raises :class:`SlowConsumer`."""
         if not self._items and not self.overflowed:
+            # asyncio.timeout, not wait_for: no task per wait (fan-out CPU), and a cancel() arriving together with
+            # a record is never swallowed (wait_for on 3.11 can, leaving writer tasks that never die)
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+            except TimeoutError:
                 return []
         return self.poll()
 
@@ -228,7 +233,11 @@ class SignalHub:
         try:
             # no lock: a record fanned out after subscribe() is in the buffer; one fanned out before it was
             # committed before it, so read_after (which runs later) sees it; one in both is dropped by seq
-            head_epoch, head_seq = await asyncio.to_thread(self.log.ensure_channel, channel, self.now_ms())
+            # from the log, not the cache: the epoch must be the log's current one (a reset may have changed it);
+            # a read, and a write only for a channel that does not exist yet
+            head_epoch, head_seq = await asyncio.to_thread(self.log.head, channel)
+            if not head_epoch:
+                head_epoch, head_seq = await asyncio.to_thread(self.log.ensure_channel, channel, self.now_ms())
             self._heads.setdefault(channel, (head_epoch, head_seq))
             if last_seq is None:
                 sub.last_seq = head_seq

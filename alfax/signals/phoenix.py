@@ -22,10 +22,11 @@ byte seed 002 — and ``["3",null,…]`` for phoenix.js-style clients, which dro
 band-ai Python client even drops pushes whose join_ref is not its current one).
 
 Per connection: the ASGI task reads (idle timeout, heartbeats, joins, leaves) and one writer task per joined topic
-pumps its hub subscriber. A signal's payload JSON is encoded once (cached on the hub's ``Published``) and framed
-per topic join by string concatenation. A consumer that cannot keep up is closed with 1013 (try again later): the
-hub's buffer overflowed, or the socket has not been writable for ``send_timeout_s``; the client resumes from its
-cursor, so a slow client costs a reconnect, never a signal.
+pumps its hub subscriber. A signal's payload JSON is encoded once (cached on the hub's ``Published``), and so is
+its whole WebSocket frame per distinct join_ref, written straight to each socket when the server's uvicorn protocol
+offers the ``alfax.frame_writer`` extension (an ASGI text send otherwise). A consumer that cannot keep up is
+closed with 1013 (try again later): the hub's buffer overflowed, or the socket has not been writable for
+``send_timeout_s``; the client resumes from its cursor, so a slow client costs a reconnect, never a signal.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import base64
 import binascii
 import logging
 import re
+import struct
 import time
 from typing import Any, Protocol
 from urllib.parse import parse_qs
@@ -63,6 +65,10 @@ MAX_BODY = 64 * 1024
 AUTH_PROTOCOL_PREFIX = "base64url.bearer.phx."
 CLOSE_TIMEOUT_S = 2.0
 NEW_SIGNALS_KIND = "phoenix.new_signals"  # Published.frame cache key: the payload JSON text of one record
+# The ASGI scope extension of the server's uvicorn protocol (alfax.streams.uvicorn_ws, named here, not imported):
+# whole frames written straight to the socket. With it a push is framed once per record and join_ref and costs one
+# transport write per socket instead of an ASGI send that re-frames the text for every connection.
+FRAME_WRITER = "alfax.frame_writer"
 # the peer is gone: a send failed (WebSocketDisconnect) or another task's failed send already marked the socket
 # closed (Starlette's WebSocketDisconnected, a RuntimeError)
 _GONE = (WebSocketDisconnect, getattr(_starlette_ws, "WebSocketDisconnected", WebSocketDisconnect))
@@ -173,6 +179,17 @@ def _encode_v1(frame: wire.Frame) -> str:
                         default=str).decode("utf-8")
 
 
+def _text_frame(payload: bytes) -> bytes:
+    """One unmasked, unfragmented WebSocket text frame (RFC 6455 §5.2; server frames are never masked, so the same
+    bytes are valid on every connection)."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65536:
+        return struct.pack("!BBH", 0x81, 126, n) + payload
+    return struct.pack("!BBQ", 0x81, 127, n) + payload
+
+
 def _subprotocol_token(offered: list[str]) -> str | None:
     for proto in offered:
         if proto.startswith(AUTH_PROTOCOL_PREFIX):
@@ -191,7 +208,7 @@ def _subprotocol_token(offered: list[str]) -> str | None:
 class _Join:
     """One joined topic on one socket: its hub subscriber, writer task and the push framing for its join_ref."""
 
-    __slots__ = ("topic", "channel", "join_ref", "sub", "task", "stopped", "prefix", "suffix")
+    __slots__ = ("topic", "channel", "join_ref", "sub", "task", "stopped", "prefix", "suffix", "frame_kind")
 
     def __init__(self, topic: str, channel: str, join_ref: str | None, sub: Subscriber, v1: bool) -> None:
         self.topic = topic
@@ -201,6 +218,8 @@ class _Join:
         self.task: asyncio.Task | None = None
         self.stopped = False
         topic_json = orjson.dumps(topic).decode()
+        # one cached frame per record for every socket joined with the same ref (AlphaHub: null for all)
+        self.frame_kind = f"phoenix.frame.{'v1' if v1 else 'v2'}.{orjson.dumps(join_ref).decode()}"
         if v1:
             self.prefix = '{"event":"new_signals","payload":'
             self.suffix = ',"ref":null,"topic":' + topic_json + "}"
@@ -210,6 +229,9 @@ class _Join:
 
     def push_text(self, item: Published) -> str:
         return self.prefix + item.frame(NEW_SIGNALS_KIND, _new_signals_text) + self.suffix
+
+    def push_frame(self, item: Published) -> bytes:
+        return item.frame(self.frame_kind, lambda _record: _text_frame(self.push_text(item).encode("utf-8")))
 
 
 class _Connection:
@@ -229,6 +251,7 @@ class _Connection:
         self.close_reason = ""
         self.sending = 0  # sends in flight; with send_since, how the endpoint's monitor finds stuck consumers
         self.send_since = 0.0
+        self.writer = ws.scope.get("extensions", {}).get(FRAME_WRITER)  # None under another ASGI server
 
     # -------------------------------------------------------------- lifecycle
     async def serve(self) -> None:
@@ -274,13 +297,15 @@ class _Connection:
     async def _stop(self, j: _Join) -> None:
         j.stopped = True
         task, j.task = j.task, None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            try:
-                await task
-            except BaseException:  # its own end (cancelled, or failed and logged)
-                pass
-        self.ep.hub.unsubscribe(j.sub)
+        try:
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                # wait() (not ``await task``) so that only a cancellation of *this* task propagates from here
+                await asyncio.wait({task})
+                if not task.cancelled():
+                    task.exception()  # retrieved (the writer logs its own failures)
+        finally:
+            self.ep.hub.unsubscribe(j.sub)
 
     async def send(self, text: str) -> None:
         if self.sending == 0:
@@ -292,6 +317,25 @@ class _Connection:
             self.sending -= 1
             if self.sending:  # one send went through: the transport is moving
                 self.send_since = time.monotonic()
+
+    async def push(self, j: _Join, item: Published) -> None:
+        """One ``new_signals`` push: raw frame bytes when the server offers them, else an ASGI text send."""
+        w = self.writer
+        if w is None:
+            await self.send(j.push_text(item))
+            return
+        if not w.ready():
+            if self.sending == 0:
+                self.send_since = time.monotonic()
+            self.sending += 1
+            try:
+                while w.alive() and not w.ready():
+                    await w.wait_writable()  # (set again when the connection is lost: alive() tells)
+            finally:
+                self.sending -= 1
+        if not w.alive():
+            raise WebSocketDisconnect(1006)
+        w.write(j.push_frame(item))
 
     async def reply(self, frame: wire.Frame, status: str, response: dict | None = None) -> None:
         await self.send(self.encode(wire.reply(frame, status, response)))
@@ -385,7 +429,7 @@ class _Connection:
         hub, sub, every = self.ep.hub, j.sub, self.ep.head_every_s
         try:
             for item in backlog:
-                await self.send(j.push_text(item))
+                await self.push(j, item)
             del backlog[:]
             deadline = loop.time()
             while True:
@@ -396,13 +440,13 @@ class _Connection:
                     # loop iteration (Python < 3.12): the flag ends the writer anyway
                     return
                 for item in items:
-                    await self.send(j.push_text(item))
+                    await self.push(j, item)
                 if loop.time() >= deadline:
                     epoch, seq = await hub.head(j.channel)
                     # whatever was published up to that head goes out before it, so a head never shows a
                     # false gap
                     for item in sub.poll():
-                        await self.send(j.push_text(item))
+                        await self.push(j, item)
                     notice = head_notice(j.channel, epoch, max(seq, sub.last_seq))
                     await self.send(self.encode(wire.push(j.topic, wire.HEAD, notice, j.join_ref)))
                     deadline = loop.time() + every

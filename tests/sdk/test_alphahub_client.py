@@ -15,6 +15,7 @@ import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
 
 from alfax.ledger.hub_users import SqliteHubUsers
 from alfax.ledger.signal_log import SqliteSignalLog
@@ -32,7 +33,8 @@ WAIT = 20.0
 class HubApp:
     """The hub's Phoenix routes under uvicorn on 127.0.0.1 in a thread; ``port`` given = restart on that port."""
 
-    def __init__(self, db: str, port: int = 0) -> None:
+    def __init__(self, db: str, port: int = 0, socket_endpoint=None) -> None:
+        """``socket_endpoint``: a WebSocket endpoint to serve instead of the hub's (a scripted peer)."""
         now_ms = lambda: int(time.time() * 1000)  # noqa: E731
         self.log = SqliteSignalLog(db)
         self.users = SqliteHubUsers(db)
@@ -42,7 +44,11 @@ class HubApp:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
         self.port = sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(Starlette(routes=self.endpoint.routes()), log_level="warning",
+        routes = self.endpoint.routes()
+        if socket_endpoint is not None:
+            routes = [r for r in routes if not isinstance(r, WebSocketRoute)]
+            routes.append(WebSocketRoute("/socket/websocket", socket_endpoint))
+        self.server = uvicorn.Server(uvicorn.Config(Starlette(routes=routes), log_level="warning",
                                                     lifespan="off", ws=protocol_class()))
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -221,5 +227,71 @@ def test_wrong_password_raises_instead_of_retrying_forever(db):
         assert isinstance(client.error, AuthenticationFailed)
         assert httpx.post(f"http://127.0.0.1:{app.port}/api/v1/session",
                           data={"user[email]": EMAIL, "user[password]": PASSWORD}).status_code == 200
+    finally:
+        app.stop()
+
+
+def test_duplicates_dropped_gaps_and_heads_rejoin_with_the_cursor(db):
+    """Against a scripted Phoenix peer (real login routes, a socket that misbehaves on purpose): a repeated seq is
+    dropped, a gap or a head ahead of the cursor makes the client re-join with ``{"last_seq", "epoch"}``, and a
+    push of an outdated join is ignored."""
+    seen: list[list] = []
+    script_error: list[BaseException] = []
+
+    async def scripted(ws) -> None:
+        async def expect(event: str) -> list:
+            while True:
+                frame = json.loads(await ws.receive_text())
+                seen.append(frame)
+                if frame[2] == "phoenix":
+                    await ws.send_text(json.dumps([None, frame[1], "phoenix", "phx_reply",
+                                                   {"response": {}, "status": "ok"}]))
+                elif frame[3] == event:
+                    return frame
+
+        async def push(join_ref, event: str, seq: int) -> None:
+            payload = {"channel": "9", "close": [], "epoch": "e1", "first_seq": seq, "seq": seq,
+                       "open": [{"price": 1.5, "seq": seq, "side": "buy", "symbol": "X", "timestamp": "t"}]}
+            if event == "head":
+                payload = {"channel": "9", "epoch": "e1", "id": f"e1:{seq}", "seq": seq}
+            await ws.send_text(json.dumps([join_ref, None, "algorithms:9", event, payload]))
+
+        await ws.accept()
+        try:
+            join = await expect("phx_join")
+            assert join[4] == {}  # no cursor yet: AlphaHub's live-only join
+            await ws.send_text(json.dumps([join[0], join[1], join[2], "phx_reply", {"response": {}, "status": "ok"}]))
+            await push(join[0], "head", 2)  # the cursor starts at the head
+            await push(join[0], "new_signals", 3)
+            await push(join[0], "new_signals", 3)  # duplicate
+            await push(join[0], "new_signals", 5)  # gap: 4 is missing
+            rejoin = await expect("phx_join")
+            assert rejoin[4] == {"last_seq": 3, "epoch": "e1"} and rejoin[0] != join[0]
+            await push(join[0], "new_signals", 4)  # from the outdated join: ignored
+            await ws.send_text(json.dumps([rejoin[0], rejoin[1], rejoin[2], "phx_reply", {
+                "response": {"epoch": "e1", "head_seq": 5, "replay": 2}, "status": "ok"}]))
+            await push(rejoin[0], "new_signals", 4)
+            await push(rejoin[0], "new_signals", 5)
+            await push(None, "head", 6)  # ahead of the cursor (a broadcast: null join_ref is accepted)
+            third = await expect("phx_join")
+            assert third[4] == {"last_seq": 5, "epoch": "e1"}
+            await ws.send_text(json.dumps([third[0], third[1], third[2], "phx_reply", {
+                "response": {"epoch": "e1", "head_seq": 6, "replay": 1}, "status": "ok"}]))
+            await push(third[0], "new_signals", 6)
+            await expect("never")  # keep answering heartbeats until the client leaves
+        except AssertionError as exc:
+            script_error.append(exc)
+        except Exception:
+            pass
+
+    app = HubApp(db, socket_endpoint=scripted)
+    try:
+        client = ClientThread(app, [9])
+        wait_for(lambda: client.seqs(9) == [3, 4, 5, 6] or script_error, "seqs 3..6")
+        assert not script_error, script_error
+        assert client.seqs(9) == [3, 4, 5, 6]
+        assert client.conn.stats.duplicates == 1 and client.conn.stats.rejoins == 2
+        assert client.conn.cursors == {"9": {"epoch": "e1", "last_seq": 6}}
+        client.stop()
     finally:
         app.stop()
