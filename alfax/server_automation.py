@@ -135,13 +135,14 @@ def build_automation(rt: Any, stream_hub: Any, *, trusted_proxies: frozenset[str
                              on_receipt=on_receipt)
     intake = AlertIntake(alerts, executor, symbols=set(rt.instruments), now_ms=now_ms, on_receipt=on_receipt)
     executor.gate = intake.wait_idle
-    follower = Follower(intake, subscriptions, read_after=signal_log.read_after, now_ms=now_ms, equity=equity)
+    follower = Follower(intake, subscriptions, read_after=signal_log.read_after, now_ms=now_ms, equity=equity,
+                        account_of=rt.venue.stage_account)
 
     def notify_followers(published: Any) -> None:
         rec = published.record
         kind, content = signal_notice(rec.channel, rec.payload)
         for sub in subscriptions.list(channel=rec.channel):
-            notify(sub["accountId"], kind, content, f"signal:{rec.channel}:{rec.seq}")
+            notify(rt.venue.stage_account(sub["accountId"]), kind, content, f"signal:{rec.channel}:{rec.seq}")
 
     hub.listeners.append(follower.on_published)
     hub.listeners.append(notify_followers)

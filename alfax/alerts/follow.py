@@ -159,8 +159,12 @@ class Follower:
     e.g. after a failure) is read back from the log first, so the cursor never skips a signal."""
 
     def __init__(self, intake: Intake, subscriptions: Subscriptions, *, read_after: ReadAfter,
-                 now_ms: Callable[[], int], equity: Callable[[int], Decimal | None] | None = None) -> None:
-        """``equity(account_id)``: the account's equity in USDT (only needed to cap ``equity_pct`` opens)."""
+                 now_ms: Callable[[], int], equity: Callable[[int], Decimal | None] | None = None,
+                 account_of: Callable[[int], int] = int) -> None:
+        """``equity(account_id)``: the account's equity in USDT (only needed to cap ``equity_pct`` opens).
+        ``account_of``: the subscription's account → the one that trades now (a challenge's next stage after a
+        pass, as for webhooks and API keys)."""
+        self.account_of = account_of
         self.intake = intake
         self.subs = subscriptions
         self.read_after = read_after
@@ -245,12 +249,13 @@ class Follower:
             after = page[-1].seq
 
     async def _feed(self, sub: dict, record: Any) -> int:
-        text, why = signal_commands(sub, record, equity=self.equity)
+        account = self.account_of(sub["accountId"])
+        text, why = signal_commands({**sub, "accountId": account}, record, equity=self.equity)
         token = f"signal:{record.channel}"
         if why is None:
-            await self.intake.accept(sub["accountId"], text.encode(), token_id=token)
+            await self.intake.accept(account, text.encode(), token_id=token)
         else:
-            await self.intake.reject(sub["accountId"], text.encode(), why, token_id=token)
+            await self.intake.reject(account, text.encode(), why, token_id=token)
         await asyncio.to_thread(self.subs.set_cursor, sub["subId"], record.epoch, record.seq)
         return 1
 

@@ -141,8 +141,9 @@ class AlertIntake:
     async def refuse_source(self, account_id: int, body: bytes | str, *, token_id: str, source_ip: str) -> Receipt:
         """A post from an address outside the account's allow-list: logged as a rejected alert (E019), so the owner
         sees it, and never executed."""
+        # the refusal is the only answer: a sender we do not accept gets no grammar feedback either
         return await self._persist(account_id, self._parse(body, self.now_ms()), [auth_error("ip")], token_id,
-                                   source_ip)
+                                   source_ip, replace=True)
 
     async def reject(self, account_id: int, body: bytes | str, error: AlertError, *, token_id: str,
                      source_ip: str = "") -> Receipt:

@@ -132,13 +132,14 @@ def _decimal(r: Req, name: str, *, required: bool) -> str | None:
 
 
 async def list_subscriptions(r: Req):
-    return r.ctx.subscriptions.list(account_id=r.require_account())
+    return r.ctx.subscriptions.list(account_id=_hook_account(r))
 
 
 async def add_subscription(r: Req):
     """Bind a signal channel to this account: ``channel``, ``mode`` (fixed_qty | notional | equity_pct), ``value``,
-    optional ``maxNotional`` and ``leverage``. Each signal then becomes an order here, under the account's rules."""
-    acc = r.require_account()
+    optional ``maxNotional`` and ``leverage``. Each signal then becomes an order here, under the account's rules.
+    Bound to the key's own account, like the webhook, so it follows a challenge to its next stage."""
+    acc = _hook_account(r)
     channel = r.p.req("channel")
     if not (1 <= len(channel) <= 64) or not all(c.isalnum() or c in "_.-" for c in channel):
         raise VenueError(Err.INVALID_PARAMETER, param="channel")
@@ -156,7 +157,7 @@ async def add_subscription(r: Req):
 
 
 async def remove_subscription(r: Req):
-    acc = r.require_account()
+    acc = _hook_account(r)
     sub_id = r.p.req_int("subId", lo=1)
     if not r.ctx.subscriptions.remove(sub_id, acc):
         raise VenueError(Err.INVALID_PARAMETER, param="subId")

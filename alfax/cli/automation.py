@@ -10,7 +10,7 @@ import argparse
 import json
 from typing import Any, Callable
 
-from .challenges import _json_or, _main, _print_table, _request, _ts
+from .challenges import _json_or, _main, _print_table, _request, _ts, command_group, command_leaf
 
 
 def _print_webhook(res: dict) -> None:
@@ -91,18 +91,15 @@ def add_commands(sub: Any, operator_opts: Callable[[argparse.ArgumentParser], No
     m = _main()
 
     def group(name: str, help_text: str) -> Any:
-        g = sub.add_parser(name, help=help_text)
-        gs = g.add_subparsers(dest=f"{name}_command", metavar="ACTION")
-        gs.required = True
-        return gs
+        return command_group(sub, name, help_text)
 
     def leaf(gs: Any, name: str, help_text: str, func: Callable, setup: Callable | None = None) -> None:
-        sp = gs.add_parser(name, help=help_text)
-        sp.add_argument("--account", type=m._account_id, required=True, metavar="ID")
-        if setup is not None:
-            setup(sp)
-        operator_opts(sp)
-        sp.set_defaults(func=func, _parser=sp)
+        def with_account(sp: argparse.ArgumentParser) -> None:  # every action here is about one account
+            sp.add_argument("--account", type=m._account_id, required=True, metavar="ID")
+            if setup is not None:
+                setup(sp)
+
+        command_leaf(gs, name, help_text, func, operator_opts, with_account)
 
     gs = group("webhook", "an account's TradingView webhook on a running server")
     leaf(gs, "show", "the webhook URL and its settings", cmd_webhook_show)
@@ -131,6 +128,4 @@ def add_commands(sub: Any, operator_opts: Callable[[argparse.ArgumentParser], No
         sp.add_argument("--password", required=True, help="at least 8 characters")
 
     leaf(gs, "add", "create a login bound to an account", cmd_hub_users_add, user_opts)
-    sp = gs.add_parser("list", help="list logins")
-    operator_opts(sp)
-    sp.set_defaults(func=cmd_hub_users_list, _parser=sp)
+    command_leaf(gs, "list", "list logins", cmd_hub_users_list, operator_opts)

@@ -323,22 +323,33 @@ def cmd_audit(args: argparse.Namespace) -> int:
 # parser
 
 
+def command_group(sub: Any, name: str, help_text: str) -> Any:
+    """``alfax <name> ACTION``: a command whose actions are required subcommands."""
+    g = sub.add_parser(name, help=help_text)
+    gs = g.add_subparsers(dest=f"{name}_command", metavar="ACTION")
+    gs.required = True
+    return gs
+
+
+def command_leaf(gs: Any, name: str, help_text: str, func: Callable,
+                 operator_opts: Callable[[argparse.ArgumentParser], None], setup: Callable | None = None) -> None:
+    """One action of a group: its own arguments (``setup``), then the operator connection options."""
+    sp = gs.add_parser(name, help=help_text)
+    if setup is not None:
+        setup(sp)
+    operator_opts(sp)
+    sp.set_defaults(func=func, _parser=sp)
+
+
 def add_commands(sub: Any, operator_opts: Callable[[argparse.ArgumentParser], None]) -> None:
     """Register ``products``, ``challenges``, ``payouts`` and ``audit`` on ``alfax``'s subparsers."""
     m = _main()
 
     def group(name: str, help_text: str) -> Any:
-        g = sub.add_parser(name, help=help_text)
-        gs = g.add_subparsers(dest=f"{name}_command", metavar="ACTION")
-        gs.required = True
-        return gs
+        return command_group(sub, name, help_text)
 
     def leaf(gs: Any, name: str, help_text: str, func: Callable, setup: Callable | None = None) -> None:
-        sp = gs.add_parser(name, help=help_text)
-        if setup is not None:
-            setup(sp)
-        operator_opts(sp)
-        sp.set_defaults(func=func, _parser=sp)
+        command_leaf(gs, name, help_text, func, operator_opts, setup)
 
     gs = group("products", "challenge products on a running server")
     leaf(gs, "list", "list the products on sale", cmd_products_list)

@@ -15,7 +15,6 @@ without ``id``) and can stop reading (with a small receive buffer) to play a slo
 from __future__ import annotations
 
 import asyncio
-import hmac
 import socket
 import threading
 import time
@@ -32,6 +31,7 @@ from starlette.applications import Starlette
 from alfax.domain.enums import Permission
 from alfax.ledger.keys import SqliteKeyStore
 from alfax.ledger.signal_log import DEFAULT_RETAIN, SqliteSignalLog
+from alfax.server_automation import KeyAccess
 from alfax.signals.hub import DEFAULT_BUFFER, SignalHub
 from alfax.signals.publish import publish_routes
 from alfax.signals.sse import sse_routes
@@ -55,24 +55,19 @@ def wait_until(pred: Callable[[], Any], timeout: float = 10.0, what: str = "cond
         time.sleep(interval)
 
 
-class KeyStoreAccess:
-    """``SignalAccess`` over the ledger's key store (as the server wires it): an enabled key, and its secret when
-    one is sent; session tokens from a plain dict (tests add them)."""
+class _DictTokens(dict):
+    """Session tokens the tests hand out themselves: token -> account."""
+
+    def account_for(self, token: str) -> int | None:
+        return self.get(token)
+
+
+class KeyStoreAccess(KeyAccess):
+    """The server's own ``SignalAccess`` (API keys from the key store), with session tokens from a plain dict
+    (tests add them) instead of the Phoenix login."""
 
     def __init__(self, keys: SqliteKeyStore, tokens: dict[str, int] | None = None) -> None:
-        self.keys = keys
-        self.tokens = tokens if tokens is not None else {}
-
-    def account_for_key(self, api_key: str, secret: str | None) -> int | None:
-        k = self.keys.lookup(api_key)
-        if k is None or not k.enabled:
-            return None
-        if secret is not None and not hmac.compare_digest(secret.encode(), k.secret.encode()):
-            return None
-        return k.account_id
-
-    def account_for_token(self, token: str) -> int | None:
-        return self.tokens.get(token)
+        super().__init__(keys, _DictTokens(tokens or {}))
 
 
 @dataclass(frozen=True)
