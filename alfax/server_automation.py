@@ -86,6 +86,9 @@ class Automation:
             log.warning("resumed %d alert(s) and %d followed signal(s) after a restart", n, m)
 
     async def stop(self) -> None:
+        """Followers and workers first (their unfinished work stays pending in the logs for the next start), then
+        the stores."""
+        await self.follower.close()
         await self.executor.close()
         for store in (self.webhooks, self.alerts, self.notifications, self.subscriptions, self.hub_users,
                       self.signal_log):
