@@ -36,7 +36,7 @@ from typing import Any, Callable, Literal
 
 import orjson
 
-from .schema import connect, write_immediate
+from .schema import connect, resolve_on_loop, write_immediate
 
 MAX_LIMIT = 1000
 MAX_GROUP = 1000  # alerts per group-commit transaction (bounds one commit's latency)
@@ -466,10 +466,7 @@ class SqliteAlertLog:
             for (_kind, _payload, fut, loop), res in zip(batch, results):
                 by_loop.setdefault(loop, []).append((fut, res, exc))
             for loop, items in by_loop.items():
-                try:
-                    loop.call_soon_threadsafe(_resolve_all, items)  # one wake-up of the loop per commit
-                except RuntimeError:  # loop closed: nobody waits any more; the rows are committed anyway
-                    pass
+                resolve_on_loop(loop, items)
 
     def _apply_group(self, batch: list) -> list:
         """Inside the transaction: runs of the same kind become one multi-row statement each, in queue order."""
@@ -522,16 +519,6 @@ def _still_held(h: tuple, now: int) -> bool:
     """:meth:`SqliteAlertLog.claim`'s rule: in flight never expires; done expires only with a window."""
     _aid, state, _status, _received, _result, expires = h
     return state == "in_flight" or expires is None or now < expires
-
-
-def _resolve_all(items: list) -> None:
-    for fut, result, exc in items:
-        if fut.done():  # the waiter gave up; the row is committed anyway
-            continue
-        if exc is None:
-            fut.set_result(result)
-        else:
-            fut.set_exception(exc)
 
 
 @dataclass(frozen=True, slots=True)

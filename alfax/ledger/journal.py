@@ -52,7 +52,7 @@ from alfax.domain.events import Event
 
 from . import codec
 from . import snapshot as _snap
-from .schema import connect, connect_reader
+from .schema import connect, connect_reader, resolve_on_loop
 
 DEFAULT_PATH = "./alfax.db"
 CHECKPOINT_EVERY_S = 0.2  # WAL checkpoint period of the checkpoint thread
@@ -130,23 +130,6 @@ _INSERT_INCOME = _MultiInsert(
     "INSERT OR REPLACE INTO income (seq, account_id, symbol, income_type, time, tran_id, payload)", 7
 )
 _INSERT_SNAPSHOT = "INSERT INTO snapshots (journal_seq, created_ms, state_hash, blob) VALUES (?, ?, ?, ?)"
-
-
-def _resolve_batch(items: list) -> None:
-    for fut, result, exc in items:
-        if fut.done():  # cancelled by the waiter; the row is committed anyway
-            continue
-        if exc is None:
-            fut.set_result(result)
-        else:
-            fut.set_exception(exc)
-
-
-def _resolve_on_loop(loop: Any, items: list) -> None:
-    try:
-        loop.call_soon_threadsafe(_resolve_batch, items)
-    except RuntimeError:  # loop closed: nobody is waiting any more
-        pass
 
 
 def _encode_item(cmd: Command, events: Iterable[Event]) -> tuple:
@@ -490,7 +473,7 @@ class Ledger:
             except InvalidStateError:
                 pass
         for loop, items in by_loop.items():
-            _resolve_on_loop(loop, items)
+            resolve_on_loop(loop, items)
 
     def _commit(self, conn, batch: list) -> None:
         journal: list[tuple] = []
@@ -551,7 +534,7 @@ class Ledger:
             if journal:
                 self._last_committed_seq = journal[-1][0]
         for loop, items in async_done.items():
-            _resolve_on_loop(loop, items)
+            resolve_on_loop(loop, items)
         now = time.perf_counter()
         lags = self._lags
         for t0 in lags_t0:

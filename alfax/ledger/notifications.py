@@ -9,10 +9,8 @@ AUTOINCREMENT (never reused), listed by time window like Areix's ``sd``/``ed``.
 from __future__ import annotations
 
 import json
-import os
-import threading
 
-from .schema import connect, write_immediate
+from .schema import SqliteStore
 
 MAX_LIMIT = 1000
 
@@ -29,17 +27,8 @@ CREATE INDEX IF NOT EXISTS notifications_acct ON notifications (account_id, ts_m
 """
 
 
-class SqliteNotifications:
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = os.fspath(path)
-        self._conn = connect(self.path, check_same_thread=False)
-        self._lock = threading.Lock()
-        with self._lock:
-            self._conn.executescript(_DDL)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+class SqliteNotifications(SqliteStore):
+    DDL = _DDL
 
     def add(self, account_id: int, type_: str, content: dict, now_ms: int, ref: str = "") -> int:
         text = json.dumps(content, ensure_ascii=False, sort_keys=True)
@@ -50,7 +39,7 @@ class SqliteNotifications:
                 (account_id, now_ms, type_, text, ref))
             return int(cur.lastrowid)
 
-        return write_immediate(self._conn, self._lock, tx)
+        return self._write(tx)
 
     def list(self, account_id: int, start_ms: int = 0, end_ms: int = 0, limit: int = 100) -> list[dict]:
         """Newest first within [start_ms, end_ms] (0 = open end). Rows as plain dicts (the edge shapes them)."""

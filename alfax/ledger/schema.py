@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 
 SCHEMA_VERSION = 1
 CACHE_KIB = 32 * 1024  # page cache per connection
@@ -118,6 +120,47 @@ def write_immediate(conn: sqlite3.Connection, lock, fn):
             conn.execute("ROLLBACK")
             raise
     return out
+
+
+class SqliteStore:
+    """A store that is not venue state (not journaled, not hashed): it owns one connection to the shared database
+    file (WAL), guarded by a lock because the event loop and worker threads share it. Subclasses set ``DDL``
+    (idempotent ``CREATE … IF NOT EXISTS``) and write through :meth:`_write`."""
+
+    DDL = ""
+
+    def __init__(self, path: str | os.PathLike, *, synchronous: str = "NORMAL") -> None:
+        self.path = os.fspath(path)
+        self._conn = connect(self.path, synchronous=synchronous, check_same_thread=False)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn.executescript(self.DDL)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _write(self, fn):
+        return write_immediate(self._conn, self._lock, fn)
+
+
+def _resolve_futures(items: list) -> None:
+    for fut, result, exc in items:
+        if fut.done():  # the waiter gave up (cancelled); the row is committed anyway
+            continue
+        if exc is None:
+            fut.set_result(result)
+        else:
+            fut.set_exception(exc)
+
+
+def resolve_on_loop(loop, items: list) -> None:
+    """Resolve a commit's asyncio futures — ``(future, result, exception)`` triples — from a writer thread, with
+    one wake-up of ``loop`` for the whole batch (group-commit writers: the journal, the alert log)."""
+    try:
+        loop.call_soon_threadsafe(_resolve_futures, items)
+    except RuntimeError:  # loop closed: nobody is waiting any more
+        pass
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:

@@ -18,15 +18,13 @@ other stores. Invalid input raises ``VenueError(Err.INVALID_PARAMETER)``, which 
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from alfax.domain.errors import Err, VenueError
 
-from .schema import connect, write_immediate
+from .schema import SqliteStore
 
 MODES = ("fixed_qty", "notional", "equity_pct")
 MAX_LEVERAGE = 125
@@ -80,20 +78,8 @@ def _row(r) -> dict:
             "updatedMs": r[11]}
 
 
-class SqliteSubscriptions:
-    def __init__(self, path: str | os.PathLike, *, synchronous: str = "NORMAL") -> None:
-        self.path = os.fspath(path)
-        self._conn = connect(self.path, synchronous=synchronous, check_same_thread=False)
-        self._lock = threading.Lock()
-        with self._lock:
-            self._conn.executescript(_DDL)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    def _write(self, fn):
-        return write_immediate(self._conn, self._lock, fn)
+class SqliteSubscriptions(SqliteStore):
+    DDL = _DDL
 
     def add(self, account_id: int, channel: str, mode: str, value: str | Decimal, *,
             max_notional: str | Decimal | None = None, leverage: int | None = None, enabled: bool = True,

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import os
 import secrets
-import threading
 from dataclasses import dataclass
 
-from .schema import connect, write_immediate
+from .schema import SqliteStore
 
 TOKEN_BYTES = 24
 
@@ -69,25 +68,19 @@ def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
-class SqliteWebhooks:
+class SqliteWebhooks(SqliteStore):
+    DDL = _DDL
+
     def __init__(self, path: str | os.PathLike) -> None:
-        self.path = os.fspath(path)
-        self._conn = connect(self.path, check_same_thread=False)
-        self._lock = threading.Lock()
         # token -> Webhook: every alert looks its token up, settings change rarely (and only through this object,
         # which drops the cache on each write)
         self._by_token: dict[str, Webhook | None] = {}
-        with self._lock:
-            self._conn.executescript(_DDL)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        super().__init__(path)
 
     def _write(self, fn):
         self._by_token.clear()
         try:
-            return write_immediate(self._conn, self._lock, fn)
+            return super()._write(fn)
         finally:
             self._by_token.clear()
 

@@ -130,7 +130,6 @@ def test_a_bound_signal_becomes_an_order_and_a_rule_violation_is_refused_with_it
             raise AssertionError(rows)
 
         mine = alerts_of(rest)[0]
-        assert mine["status"] == "failed" or mine["status"] == "executed", mine
         # the follower's own account has no cap: 200 USDT of notional at 20x leverage became a market buy
         assert mine["status"] == "executed", mine
         pos = [p for p in rest.ok("GET", "/fapi/v2/positionRisk", {"symbol": "BTCUSDT"}) if Decimal(p["positionAmt"])]
